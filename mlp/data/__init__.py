@@ -1,0 +1,1 @@
+"""Images and datasets: BMP class folders to Parquet, quality checks, split, normalisation, augmentation."""
