@@ -1,0 +1,25 @@
+"""Flow tests run Prefect for real: one session-scoped test harness with a temporary PREFECT_HOME."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import flows  # noqa: F401  (applies mlpflow's Prefect settings before prefect is imported)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness(tmp_path_factory):
+    """A temporary Prefect server and database shared by every flow test in the session."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    previous = os.environ.get("PREFECT_HOME")
+    os.environ["PREFECT_HOME"] = str(home)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+    if previous is None:
+        os.environ.pop("PREFECT_HOME", None)
+    else:
+        os.environ["PREFECT_HOME"] = previous
