@@ -1,0 +1,81 @@
+"""Decoding image files with Pillow to 8-bit grayscale arrays, and hashing their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+Shape = tuple[int, int]
+
+# What Pillow raises on a corrupt, truncated or unknown file (UnidentifiedImageError is an OSError).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One file's outcome: pixels (height, width) uint8 and sha256 of the bytes, or the reason it failed."""
+
+    pixels: np.ndarray | None
+    sha256: str
+    source_shape: Shape | None  # (height, width) of the file before any resize
+    error: str | None = None
+
+
+def check_shape(shape: Sequence[int] | None, name: str = "resize") -> Shape | None:
+    """Validate an image shape option: None, or (height, width) of positive ints."""
+    if shape is None:
+        return None
+    ok = (
+        isinstance(shape, (tuple, list))
+        and len(shape) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in shape)
+    )
+    if not ok:
+        raise ValueError(f"{name} must be None or (height, width) with positive ints; got {shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
+def to_gray(image: Image.Image) -> Image.Image:
+    """8-bit grayscale ``L``: 1-bit becomes 0/255, colour and palette go through Pillow's luma conversion,
+    and transparent pixels are composited onto white first."""
+    if image.mode == "L":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")
+    return image.convert("L")
+
+
+def decode_bytes(data: bytes, resize: Shape | None = None) -> tuple[np.ndarray, Shape]:
+    """Decode an image file's bytes to (pixels (height, width) uint8, source (height, width)).
+
+    Raises one of ``DECODE_ERRORS`` when Pillow cannot read it."""
+    with Image.open(io.BytesIO(data)) as image:
+        source = (image.height, image.width)
+        gray = to_gray(image)
+        if resize is not None and source != resize:
+            gray = gray.resize((resize[1], resize[0]), Image.Resampling.LANCZOS)
+        return np.asarray(gray, dtype=np.uint8), source
+
+
+def read_file(path: str | os.PathLike, resize: Shape | None = None) -> Decoded:
+    """Read, hash and decode one file; a decoding failure is returned as ``Decoded.error``, not raised
+    (an OS error reading the file, e.g. permission denied, is reported the same way)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return Decoded(None, "", None, f"cannot read file: {exc.strerror or exc}")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        pixels, source = decode_bytes(data, resize)
+    except DECODE_ERRORS as exc:
+        return Decoded(None, digest, None, f"not a readable image: {type(exc).__name__}: {exc}")
+    return Decoded(pixels, digest, source)
