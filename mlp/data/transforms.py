@@ -1,0 +1,233 @@
+"""Pure NumPy transforms of image rows: duplicate-aware split, normalisation, shift augmentation, shuffling.
+
+Images are rows: X (n, h*w), raw uint8 pixels until normalised. Randomness comes only from the
+``np.random.Generator`` passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def _check_rng(rng: Any) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(0)); got {type(rng)}")
+    return rng
+
+
+def _check_rows(X: Any, name: str = "X") -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {X.shape}")
+    return X
+
+
+# ---------------------------------------------------------------------------------------------------- split
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Row indices (sorted int64): ``train``, ``val``, and ``flagged`` (label-conflicting copies, kept in
+    train and never in val)."""
+
+    train: np.ndarray
+    val: np.ndarray
+    flagged: np.ndarray
+
+
+def stratified_split(
+    y: np.ndarray, hashes: np.ndarray, *, val_fraction: float = 0.1, rng: np.random.Generator
+) -> Split:
+    """Seeded stratified split of n labelled rows, y (n,) int >= 0, hashes (n,) content hashes.
+
+    Each class sends ``round(val_fraction * n_class)`` rows to validation. Byte-identical rows (equal hash)
+    always land on the same side; hashes carrying two labels are label conflicts: flagged, never in val."""
+    y, hashes = np.asarray(y), np.asarray(hashes)
+    if y.ndim != 1 or hashes.shape != y.shape:
+        raise ValueError(f"y and hashes must be 1-D of one length; got shapes {y.shape} and {hashes.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+        raise ValueError("y must hold class indices >= 0 (leave unlabelled rows out of the split)")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}")
+    rng = _check_rng(rng)
+    _, group = np.unique(hashes, return_inverse=True)
+    n_groups = int(group.max()) + 1 if group.size else 0
+    labels_per_group = np.bincount(np.unique(np.stack([group, y]), axis=1)[0], minlength=n_groups)
+    conflict = labels_per_group > 1
+    size = np.bincount(group, minlength=n_groups)
+    group_label = np.full(n_groups, -1)
+    group_label[group] = y  # one label per non-conflicting group
+    in_val = np.zeros(n_groups, bool)
+    for c in np.unique(y):
+        target = int(np.floor(val_fraction * np.count_nonzero(y == c) + 0.5))
+        taken = 0
+        for g in rng.permutation(np.flatnonzero((group_label == c) & ~conflict)):
+            if taken + size[g] <= target:
+                in_val[g] = True
+                taken += size[g]
+            if taken == target:
+                break
+    val_rows = in_val[group]
+    return Split(
+        train=np.flatnonzero(~val_rows), val=np.flatnonzero(val_rows), flagged=np.flatnonzero(conflict[group])
+    )
+
+
+# -------------------------------------------------------------------------------------------- normalisation
+@dataclass(frozen=True, eq=False)
+class Normalizer:
+    """``transform(X) = (X - mean) / std`` in float32; mean and std have shape (n_features,) or () (one value
+    for every pixel). Fitted by ``fit_normalizer``; ``to_dict``/``from_dict`` round-trip it exactly."""
+
+    mode: str
+    n_features: int
+    mean: np.ndarray
+    std: np.ndarray
+
+    def __post_init__(self):
+        for name in ("mean", "std"):
+            value = np.array(getattr(self, name), dtype=np.float32)
+            if value.shape not in ((), (self.n_features,)):
+                raise ValueError(f"{name} has shape {value.shape}; expected () or ({self.n_features},)")
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+        if not np.all(self.std > 0):
+            raise ValueError("std must be positive everywhere")
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """X (n, n_features) raw pixels -> (n, n_features) float32."""
+        X = _check_rows(X)
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} features; this normalizer was fitted on {self.n_features}")
+        return (X.astype(np.float32) - self.mean) / self.std
+
+    def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+        """Z (n, n_features) normalised -> (n, n_features) float32 raw pixel values."""
+        Z = _check_rows(Z, "Z")
+        return np.asarray(Z, np.float32) * self.std + self.mean
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: float32 values as Python floats, which read back to the same float32 bits."""
+        return {
+            "mode": self.mode,
+            "n_features": self.n_features,
+            "mean": self.mean.astype(np.float64).tolist(),
+            "std": self.std.astype(np.float64).tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Normalizer:
+        """Rebuild from ``to_dict`` output."""
+        if d.get("mode") not in NORMALIZERS:
+            raise ValueError(f"unknown normalizer mode {d.get('mode')!r}; valid: {sorted(NORMALIZERS)}")
+        return cls(d["mode"], int(d["n_features"]), np.asarray(d["mean"]), np.asarray(d["std"]))
+
+
+def _per_pixel(X: np.ndarray, min_std: float) -> tuple[np.ndarray, np.ndarray]:
+    return X.mean(axis=0), np.maximum(X.std(axis=0), min_std)
+
+
+def _global(X: np.ndarray, min_std: float) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(X.mean()), np.asarray(max(X.std(), min_std))
+
+
+def _unit(X: np.ndarray, min_std: float) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(0.0), np.asarray(255.0)  # uint8 pixels to [0, 1]
+
+
+NORMALIZERS: dict[str, Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]]] = {
+    "per_pixel": _per_pixel,  # each pixel to mean 0, std 1 over the training rows
+    "global": _global,  # one mean and std for all pixels
+    "unit": _unit,  # x / 255
+}
+
+
+def fit_normalizer(X_train: np.ndarray, mode: str = "per_pixel", *, min_std: float = 1.0) -> Normalizer:
+    """Fit on X_train (n, n_features) raw pixels only. ``min_std`` (pixel units) floors the deviation so a
+    pixel that never changes in training does not divide by zero."""
+    if mode not in NORMALIZERS:
+        raise ValueError(f"unknown normalization mode {mode!r}; valid: {sorted(NORMALIZERS)}")
+    if not min_std > 0:
+        raise ValueError(f"min_std must be > 0; got {min_std}")
+    X = _check_rows(X_train, "X_train")
+    if len(X) == 0:
+        raise ValueError("cannot fit a normalizer on zero rows")
+    mean, std = NORMALIZERS[mode](X.astype(np.float64), float(min_std))
+    return Normalizer(mode, X.shape[1], mean, std)
+
+
+# --------------------------------------------------------------------------------------------- augmentation
+SHIFTS: dict[str, tuple[int, int]] = {  # direction -> (rows, columns) the content moves, per unit distance
+    "up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1),
+    "up-left": (-1, -1), "up-right": (-1, 1), "down-left": (1, -1), "down-right": (1, 1),
+}
+
+
+def border_background(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """Each image's background, X (n, h*w) -> (n,): the median of its border pixels (upper one on ties)."""
+    h, w = image_shape
+    images = _check_rows(X).reshape(-1, h, w)
+    border = np.concatenate(
+        [images[:, 0, :], images[:, -1, :], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1
+    )
+    return np.quantile(border, 0.5, axis=1, method="higher").astype(X.dtype)
+
+
+def shift_augment(
+    X: np.ndarray,
+    y: np.ndarray,
+    image_shape: tuple[int, int],
+    *,
+    distance: int = 1,
+    diagonal: bool = False,
+    fill: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The originals, then each image shifted by ``distance`` pixels up, down, left, right (and the four
+    diagonals if ``diagonal``): X (n, h*w) -> (5n or 9n, h*w), y (n,) -> (5n or 9n,), blocks in ``SHIFTS``
+    order. Vacated pixels take ``fill`` (None: each image's border background), never wrapped around.
+    Use on raw training pixels only, before normalising."""
+    X, y = _check_rows(X), np.asarray(y)
+    h, w = image_shape
+    if X.shape[1] != h * w:
+        raise ValueError(f"X has {X.shape[1]} features; image_shape {image_shape} needs {h * w}")
+    if y.shape != (len(X),):
+        raise ValueError(f"y has shape {y.shape}; expected ({len(X)},)")
+    is_int = isinstance(distance, (int, np.integer)) and not isinstance(distance, bool)
+    if not (is_int and 1 <= distance < min(h, w)):
+        raise ValueError(f"distance must be an int in [1, {min(h, w) - 1}] for {h}x{w} images: {distance!r}")
+    if fill is None:
+        background = border_background(X, image_shape)[:, None, None]
+    elif np.can_cast(np.min_scalar_type(fill), X.dtype) or np.issubdtype(X.dtype, np.floating):
+        background = np.asarray(fill, X.dtype)
+    else:
+        raise ValueError(f"fill {fill!r} does not fit the pixel type {X.dtype}")
+    directions = list(SHIFTS.values())[: 8 if diagonal else 4]
+    images = X.reshape(-1, h, w)
+    out = np.empty((len(directions) + 1, *images.shape), X.dtype)
+    out[0] = images
+    for block, (dr, dc) in zip(out[1:], directions, strict=True):
+        dr, dc = dr * distance, dc * distance
+        block[...] = background
+        rows_to, rows_from = slice(max(dr, 0), h + min(dr, 0)), slice(max(-dr, 0), h + min(-dr, 0))
+        cols_to, cols_from = slice(max(dc, 0), w + min(dc, 0)), slice(max(-dc, 0), w + min(-dc, 0))
+        block[:, rows_to, cols_to] = images[:, rows_from, cols_from]
+    return out.reshape(-1, h * w), np.tile(y, len(directions) + 1)
+
+
+# ------------------------------------------------------------------------------------------------- shuffle
+def permutation(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A seeded permutation of range(n), (n,) int64."""
+    return _check_rng(rng).permutation(n)
+
+
+def shuffle(*arrays: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """The same seeded permutation of rows applied to every array (e.g. X (n, d) and y (n,))."""
+    if not arrays:
+        raise ValueError("shuffle needs at least one array")
+    lengths = {len(a) for a in arrays}
+    if len(lengths) != 1:
+        raise ValueError(f"arrays must have the same number of rows; got {[len(a) for a in arrays]}")
+    order = permutation(lengths.pop(), rng)
+    return tuple(np.asarray(a)[order] for a in arrays)
