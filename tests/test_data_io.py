@@ -203,6 +203,14 @@ def test_raw_folder_is_never_modified(messy, tmp_path):
     assert listing(root) == before
 
 
+def test_refuses_to_write_inside_the_data_root(tmp_path):
+    root = tmp_path / "raw"
+    clean_root(root, per_class=1)
+    with pytest.raises(ValueError, match="read-only"):
+        io.ingest(root, root / "ds.parquet")
+    assert not (root / "ds.parquet").exists()
+
+
 def test_refuses_to_overwrite_a_file_ingest_did_not_write(tmp_path):
     root = tmp_path / "raw"
     clean_root(root, per_class=1)

@@ -108,6 +108,8 @@ def ingest(
     settings = {"resize": list(resize) if resize else None, "extensions": list(exts) if exts else None}
     fingerprint = folders.fingerprint(tree, settings, extra=f"{FORMAT_VERSION}:{__version__}")
     out = Path(parquet_path)
+    if out.resolve().is_relative_to(tree.root):
+        raise ValueError(f"output {out} lies inside the data root {tree.root}, which is read-only")
     meta = read_metadata(out) if out.exists() else None  # raises for a file ingest did not write
     if meta is not None and meta["fingerprint"] == fingerprint and not force:
         report = QualityReport.from_dict(meta["quality"])
