@@ -21,6 +21,7 @@ def test_walk_finds_classes_files_and_strays(tmp_path):
     (tmp_path / "train" / "stray.bmp").write_bytes(b"")
     (tmp_path / "train" / "1" / "README").write_text("hi")
     save_1bit(tmp_path / "test" / "t.BMP", glyph(8))
+    (tmp_path / "test" / "gone.bmp").symlink_to(tmp_path / "absent.bmp")
     tree = folders.walk(tmp_path)
     assert tree.class_names == ("1", "2", "10")
     assert [e.path for e in tree.entries] == [
@@ -32,7 +33,8 @@ def test_walk_finds_classes_files_and_strays(tmp_path):
     st = (tmp_path / entry.path).stat()
     assert (entry.size, entry.mtime_ns) == (st.st_size, st.st_mtime_ns)
     reasons = {s.path: s.reason for s in tree.skipped}
-    assert set(reasons) == {"train/stray.bmp", "train/1/README"}
+    assert set(reasons) == {"train/stray.bmp", "train/1/README", "test/gone.bmp"}
+    assert "broken symbolic link" in reasons["test/gone.bmp"]
     assert "class folder" in reasons["train/stray.bmp"]
 
 

@@ -68,6 +68,8 @@ def test_clean_data_is_ok():
 def test_mismatched_inputs_are_errors():
     with pytest.raises(ValueError, match="one entry per image"):
         check(["a", "b"], ["train"], ["1"], ["h"], [(2, 2)], class_names=("1",))
+    with pytest.raises(ValueError, match=r"unknown splits \['val'\]"):
+        check(["a"], ["val"], ["1"], ["h"], [(2, 2)], class_names=("1",))
     with pytest.raises(ValueError, match="display names"):
         check([], [], [], [], [], class_names=("1", "2"), display_names=("one",))
 

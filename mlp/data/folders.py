@@ -89,7 +89,11 @@ def _scan(folder: str, prefix: str, extensions, kept: list, skipped: list) -> No
             ext = os.path.splitext(e.name)[1]
             skipped.append(Skipped(rel, f"not an image file: extension {ext!r} not in {extensions}"))
         else:
-            st = e.stat()
+            try:
+                st = e.stat()
+            except FileNotFoundError:
+                skipped.append(Skipped(rel, "broken symbolic link (or the file vanished while walking)"))
+                continue
             kept.append((rel, st.st_size, st.st_mtime_ns))
 
 

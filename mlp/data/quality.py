@@ -10,7 +10,7 @@ import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ class QualityReport:
     empty_classes: tuple[str, ...] = ()  # class folders (relative to root) without a usable image
     duplicates: tuple[DuplicateGroup, ...] = ()  # copies that all carry the same label
     label_conflicts: tuple[DuplicateGroup, ...] = ()  # copies filed under different labels
-    errors: tuple[str, ...] = field(default=())
+    errors: tuple[str, ...] = ()
 
     @property
     def n_images(self) -> int:
@@ -134,6 +134,7 @@ class QualityReport:
     def issue_rows(self) -> list[dict[str, str]]:
         """One row per problem found: kind, path(s), detail."""
         names = dict(zip(self.class_names, self.display_names, strict=True))
+        order = {name: i for i, name in enumerate(self.class_names)}
         rows = [{"kind": "error", "path": "", "detail": e} for e in self.errors]
         rows += [
             {"kind": "empty class folder", "path": f, "detail": "no usable image"} for f in self.empty_classes
@@ -145,7 +146,7 @@ class QualityReport:
         ]
         for kind, groups in (("duplicate", self.duplicates), ("label conflict", self.label_conflicts)):
             for g in groups:
-                labels = sorted({lab for lab in g.labels if lab is not None}, key=self.class_names.index)
+                labels = sorted({lab for lab in g.labels if lab is not None}, key=lambda x: order.get(x, -1))
                 shown = ", ".join(f"{lab} ({names.get(lab, lab)})" for lab in labels)
                 detail = f"{len(g.paths)} identical files, labels {shown}"
                 rows.append({"kind": kind, "path": ", ".join(g.paths), "detail": detail})
@@ -184,6 +185,9 @@ def check(
             f"paths, splits, labels, hashes and shapes must have one entry per image; got lengths "
             f"{[len(s) for s in (paths, splits, labels, hashes, shapes)]}"
         )
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown splits {unknown}; valid: {list(SPLITS)}")
     class_names = tuple(class_names)
     display_names = tuple(display_names) if display_names is not None else class_names
     if len(display_names) != len(class_names):

@@ -42,8 +42,9 @@ def stratified_split(
 ) -> Split:
     """Seeded stratified split of n labelled rows, y (n,) int >= 0, hashes (n,) content hashes.
 
-    Each class sends ``round(val_fraction * n_class)`` rows to validation. Byte-identical rows (equal hash)
-    always land on the same side; hashes carrying two labels are label conflicts: flagged, never in val."""
+    Each class sends ``val_fraction * n_class`` rows (rounded half up) to validation. Byte-identical rows
+    (equal hash) always land on the same side; hashes carrying two labels are label conflicts: flagged, never
+    in val."""
     y, hashes = np.asarray(y), np.asarray(hashes)
     if y.ndim != 1 or hashes.shape != y.shape:
         raise ValueError(f"y and hashes must be 1-D of one length; got shapes {y.shape} and {hashes.shape}")
