@@ -91,6 +91,16 @@ def test_per_pixel_statistics_come_from_the_training_rows_only():
     np.testing.assert_allclose(norm.inverse_transform(norm.transform(val)), val, atol=1e-3)
 
 
+def test_default_floor_bounds_every_z_score():
+    X = np.full((500, 6), 255, np.uint8)
+    X[0, :3] = 0  # pixels inked once: std ~11 of 255, below the floor
+    norm = transforms.fit_normalizer(X)
+    assert (norm.std >= transforms.DEFAULT_MIN_STD).all()
+    extreme = np.array([[0] * 6, [255] * 6], np.uint8)
+    assert np.abs(norm.transform(extreme)).max() <= 255 / transforms.DEFAULT_MIN_STD + 1e-5
+    assert np.abs(transforms.fit_normalizer(X, min_std=1e-3).transform(extreme)).max() > 1000
+
+
 def test_global_and_unit_modes():
     X = np.array([[0, 255], [255, 255]], np.uint8)
     unit = transforms.fit_normalizer(X, "unit")
