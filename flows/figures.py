@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
 from matplotlib.ft2font import FT2Font
+from matplotlib.ticker import MaxNLocator
 
 DPI = 100
 CURVES_SIZE = (10.0, 4.0)  # inches: 1000 x 400 pixels at DPI
@@ -85,6 +86,7 @@ def curves_png(history: Sequence[Mapping[str, float]], best_epoch: int) -> bytes
         best = next(row for row in history if row["epoch"] == best_epoch)
         ax.plot([best_epoch], [best[f"val_{metric}"]], "*", color="crimson", markersize=12)
         ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     return _png(fig)
