@@ -1,0 +1,77 @@
+"""A run's Prefect artifacts, one thin function each; call them inside a flow or task run.
+
+The contents come from the tested builders in `flows.report` and `flows.quality_view`. Keys are lowercase with
+dashes (Prefect requires ``^[a-z0-9-]*$``), so each one is listed on the UI's Artifacts page across runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows.markup import data_uri
+from flows.quality_view import quality_rows
+from flows.report import ReportData, ReportFiles, history_rows, per_class_rows, render_markdown
+
+TRAINING_REPORT = "training-report"
+DATA_QUALITY = "data-quality"
+EPOCH_HISTORY = "epoch-history"
+PER_CLASS_ACCURACY = "per-class-accuracy"
+MODEL_CHECKPOINT = "model-checkpoint"
+
+
+def publish_training_report(data: ReportData, files: ReportFiles) -> UUID:
+    """Markdown artifact `training-report`: the whole report, figures (read from `files`) as data URIs."""
+    images = {name: data_uri(path.read_bytes()) for name, path in files.figures.items()}
+    return create_markdown_artifact(
+        render_markdown(data, images), key=TRAINING_REPORT, description=f"Training report of {data.run_name}"
+    )
+
+
+def publish_data_quality(data: ReportData) -> UUID:
+    """Table artifact `data-quality`: the quality dict as rows {section, item, value}, with display names."""
+    rows = quality_rows(data.quality, data.class_names, data.display_names)
+    return create_table_artifact(rows, key=DATA_QUALITY, description=f"Data quality of {data.run_name}")
+
+
+def publish_epoch_history(data: ReportData) -> UUID:
+    """Table artifact `epoch-history`: one row per epoch (losses, accuracies, learning rate, seconds)."""
+    return create_table_artifact(
+        history_rows(data), key=EPOCH_HISTORY, description=f"Epoch history of {data.run_name}"
+    )
+
+
+def publish_per_class_accuracy(data: ReportData) -> UUID:
+    """Table artifact `per-class-accuracy`: label, folder, name, samples, correct, accuracy per class."""
+    return create_table_artifact(
+        per_class_rows(data),
+        key=PER_CLASS_ACCURACY,
+        description=f"Validation accuracy per class of {data.run_name}, best epoch {data.best_epoch}",
+    )
+
+
+def publish_checkpoint(path: Path, note: str = "") -> UUID:
+    """Markdown artifact `model-checkpoint`: the checkpoint's absolute path, size, and how to use it."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    lines = [
+        "# Model checkpoint",
+        f"`{path}` ({path.stat().st_size / 1e6:.2f} MB)",
+        *([note] if note else []),
+        f"Predict with it: `python flows/predict.py --model {path} --images DIR`",
+    ]
+    description = f"Checkpoint {path.name}"
+    return create_markdown_artifact("\n\n".join(lines), key=MODEL_CHECKPOINT, description=description)
+
+
+def publish_report_artifacts(data: ReportData, files: ReportFiles) -> dict[str, UUID]:
+    """All four report artifacts at once: training-report, data-quality, epoch-history, per-class-accuracy."""
+    return {
+        TRAINING_REPORT: publish_training_report(data, files),
+        DATA_QUALITY: publish_data_quality(data),
+        EPOCH_HISTORY: publish_epoch_history(data),
+        PER_CLASS_ACCURACY: publish_per_class_accuracy(data),
+    }

@@ -1,0 +1,174 @@
+"""The report's figures as PNG bytes: learning curves, confusion matrix, per-class accuracy, mistakes.
+
+Figures are built with matplotlib's object API on the Agg backend (no pyplot state, safe in Prefect's task
+threads). Class labels are the display names (博, 学, ...) when an installed font has their glyphs; otherwise
+the figures fall back to the folder names and say so in a note.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, fontManager
+from matplotlib.ft2font import FT2Font
+from matplotlib.ticker import MaxNLocator
+
+DPI = 100
+CURVES_SIZE = (10.0, 4.0)  # inches: 1000 x 400 pixels at DPI
+CONFUSION_SIZE = (7.0, 6.0)
+PER_CLASS_SIZE = (8.0, 4.0)
+GRID_COLUMNS = 8
+GRID_CELL = (1.25, 1.5)  # inches per misclassified image, title included
+GRID_MARGIN = 0.6  # inches above the grid for its title and note
+MAX_MISCLASSIFIED = 48
+
+# Fonts that have a glyph for nearly everything but draw placeholders, not letters.
+_PLACEHOLDER_FONTS = ("Last Resort",)
+_DEFAULT_FAMILY = "DejaVu Sans"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Class labels as a figure draws them: the texts, the font to draw them with, and a note on fallbacks."""
+
+    texts: tuple[str, ...]
+    font: FontProperties
+    note: str | None
+
+
+@cache
+def font_for(text: str) -> str | None:
+    """Family name of an installed font with a real glyph for every character of `text`, or None.
+
+    Prefers matplotlib's default family when it suffices.
+    """
+    needed = {ord(c) for c in text if not c.isspace()}
+    fonts = sorted(fontManager.ttflist, key=lambda f: f.name != _DEFAULT_FAMILY)
+    for entry in fonts:
+        if entry.name.startswith(_PLACEHOLDER_FONTS):
+            continue
+        try:
+            face = FT2Font(entry.fname)
+        except (OSError, RuntimeError):  # a listed font file that is gone or unreadable: try the next one
+            continue
+        if all(face.get_char_index(code) for code in needed):
+            return entry.name
+    return None
+
+
+def class_labels(class_names: Sequence[str], display_names: Sequence[str]) -> Labels:
+    """Display names when a font covers them all, else folder names with a note saying why."""
+    family = font_for("".join(display_names))
+    if family is not None:
+        return Labels(tuple(display_names), FontProperties(family=[family, _DEFAULT_FAMILY]), None)
+    note = "Labels are folder names: no installed font has the glyphs of the display names."
+    return Labels(tuple(class_names), FontProperties(family=_DEFAULT_FAMILY), note)
+
+
+def curves_png(history: Sequence[Mapping[str, float]], best_epoch: int) -> bytes:
+    """Loss and accuracy per epoch, train and validation, with the best epoch marked. 1000 x 400 pixels."""
+    epochs = [row["epoch"] for row in history]
+    fig = Figure(figsize=CURVES_SIZE, dpi=DPI, layout="constrained")
+    for ax, metric, title in zip(fig.subplots(1, 2), ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True):
+        for split in ("train", "val"):
+            ax.plot(epochs, [row[f"{split}_{metric}"] for row in history], marker=".", label=split)
+        ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch})")
+        best = next(row for row in history if row["epoch"] == best_epoch)
+        ax.plot([best_epoch], [best[f"val_{metric}"]], "*", color="crimson", markersize=12)
+        ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _png(fig)
+
+
+def confusion_png(cm: np.ndarray, labels: Labels) -> bytes:
+    """The confusion matrix (rows true, columns predicted) with counts in the cells. 700 x 600 pixels."""
+    fig = Figure(figsize=CONFUSION_SIZE, dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ticks = np.arange(len(labels.texts))
+    ax.set_xticks(ticks, labels.texts, fontproperties=labels.font, rotation=90 if len(ticks) > 12 else 0)
+    ax.set_yticks(ticks, labels.texts, fontproperties=labels.font)
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (validation)")
+    if len(ticks) <= 20:
+        threshold = cm.max() / 2 if cm.size else 0
+        for (i, j), count in np.ndenumerate(cm):
+            colour = "white" if count > threshold else "black"
+            ax.text(j, i, str(count), ha="center", va="center", color=colour, fontsize=8)
+    _note(fig, labels.note)
+    return _png(fig)
+
+
+def per_class_png(accuracy: np.ndarray, labels: Labels) -> bytes:
+    """Validation accuracy of each class as bars; a class without samples is marked. 800 x 400 pixels."""
+    fig = Figure(figsize=PER_CLASS_SIZE, dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(accuracy))
+    ax.bar(x, np.nan_to_num(accuracy), color="steelblue")
+    for i in np.flatnonzero(np.isnan(accuracy)):
+        ax.text(i, 0.02, "no samples", rotation=90, ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, labels.texts, fontproperties=labels.font, rotation=90 if len(x) > 12 else 0)
+    ax.set(ylim=(0, 1.05), ylabel="accuracy", title="Per-class accuracy (validation)")
+    ax.grid(axis="y", alpha=0.3)
+    _note(fig, labels.note)
+    return _png(fig)
+
+
+def grid_shape(n_images: int) -> tuple[int, int]:
+    """(rows, columns) of the misclassified grid for `n_images` images (at most MAX_MISCLASSIFIED shown)."""
+    shown = min(n_images, MAX_MISCLASSIFIED)
+    columns = max(1, min(GRID_COLUMNS, shown))
+    return max(1, math.ceil(shown / columns)), columns
+
+
+def misclassified_png(
+    images: np.ndarray, image_shape: tuple[int, int], true: np.ndarray, pred: np.ndarray, labels: Labels
+) -> bytes:
+    """A grid of the first MAX_MISCLASSIFIED images (m, h*w) uint8, each titled 'true → predicted'.
+
+    Size: columns * 125 by rows * 150 + 60 pixels, see `grid_shape`.
+    """
+    if len(images) == 0:
+        raise ValueError("no misclassified images to draw: images has shape (0, ...)")
+    rows, columns = grid_shape(len(images))
+    size = (columns * GRID_CELL[0], rows * GRID_CELL[1] + GRID_MARGIN)
+    fig = Figure(figsize=size, dpi=DPI)
+    top = 1 - GRID_MARGIN / size[1]
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=top, hspace=0.45, wspace=0.1)
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for k, ax in enumerate(axes):
+        ax.set_axis_off()
+        if k >= min(len(images), MAX_MISCLASSIFIED):
+            continue
+        ax.imshow(images[k].reshape(image_shape), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        title = f"{labels.texts[true[k]]} → {labels.texts[pred[k]]}"
+        ax.set_title(title, fontproperties=labels.font, fontsize=10)
+    heading = f"Misclassified validation images, true → predicted ({min(len(images), MAX_MISCLASSIFIED)}"
+    fig.suptitle(heading + f" of {len(images)} shown)", fontsize=10, y=1 - 0.1 / size[1], va="top")
+    if labels.note:
+        fig.text(0.01, 1 - 0.35 / size[1], labels.note, fontsize=7, color="dimgrey", ha="left", va="bottom")
+    return _png(fig)
+
+
+def _note(fig: Figure, note: str | None) -> None:
+    """A small grey line at the bottom of a constrained-layout figure, with room made for it."""
+    if note:
+        fig.supxlabel(note, x=0.01, ha="left", fontsize=7, color="dimgrey")
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)  # never bbox_inches="tight": the pixel size stays as declared
+    return buffer.getvalue()

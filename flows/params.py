@@ -1,0 +1,136 @@
+"""The pipeline's parameters: one pydantic model for Prefect's run form, and the command line built from it.
+
+The model is the single source of the names, defaults, ranges and help texts. Prefect validates a flow's
+parameters with it and turns it into the deployment's JSON schema (the UI's form); `parse_args` builds the
+argparse command line from its fields and reports a bad value as one line naming the flag and its valid range.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, DirectoryPath, Field, PositiveInt, ValidationError
+
+# The names the model library accepts. They live here as Literal types so that pydantic and the Prefect UI can
+# offer and check them; the library's own tables validate them again.
+Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"]
+Optimizer = Literal["sgd", "adam", "adamw"]
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+
+
+class PipelineParams(BaseModel):
+    """Parameters of one training run: data, architecture, optimisation, augmentation, split and outputs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: DirectoryPath | None = Field(
+        None,
+        description="folder with train/<class>/*.bmp and optionally labels.txt and test/; "
+        "default: data/raw when it holds train/, else the built-in digits demo",
+    )
+    hidden: tuple[PositiveInt, ...] = Field(
+        (500,), min_length=1, description="hidden layer sizes; input and output sizes come from the data"
+    )
+    activation: Activation = Field("relu", description="activation after each hidden layer")
+    dropout: float = Field(
+        0.2, ge=0, lt=1, allow_inf_nan=False, description="dropout rate after each hidden layer"
+    )
+    optimizer: Optimizer = Field("adam", description="optimiser")
+    lr: float = Field(1e-3, gt=0, allow_inf_nan=False, description="learning rate")
+    epochs: int = Field(30, ge=1, description="passes over the training set")
+    batch_size: int = Field(64, ge=1, description="samples per gradient step")
+    augment: bool = Field(True, description="random shifts of the training images")
+    val_fraction: float = Field(
+        0.2, gt=0, lt=1, allow_inf_nan=False, description="fraction of each class held out for validation"
+    )
+    seed: int = Field(0, ge=0, description="seed of every random choice: split, initialisation, shuffling")
+    output_dir: Path = Field(Path("artifacts"), description="where runs/<run-name>/ and latest are written")
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def valid_values(name: str) -> str:
+    """What a field accepts, in words: 'a number in [0, 1)', 'one of sgd, adam, adamw', ..."""
+    field = PipelineParams.model_fields[name]
+    if get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(get_args(field.annotation))
+    if name == "hidden":
+        return "positive integers separated by commas, e.g. 512,256"
+    if name == "data_dir":
+        return "an existing directory"
+    if field.annotation is bool:
+        return "true or false"
+    if field.annotation is Path:
+        return "a path"
+    b = {k: getattr(m, k) for m in field.metadata for k in ("gt", "ge", "lt", "le") if hasattr(m, k)}
+    finite = any(getattr(m, "allow_inf_nan", True) is False for m in field.metadata)
+    kind = "an integer" if field.annotation is int else "a finite number" if finite else "a number"
+    left = f"({b['gt']}" if "gt" in b else f"[{b['ge']}" if "ge" in b else ""
+    right = f"{b['lt']})" if "lt" in b else f"{b['le']}]" if "le" in b else ""
+    if left and right:
+        return f"{kind} in {left}, {right}"
+    if left:
+        return f"{kind} {'>' if 'gt' in b else '>='} {left[1:]}"
+    if right:
+        return f"{kind} {'<' if 'lt' in b else '<='} {right[:-1]}"
+    return kind
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The argparse command line of `PipelineParams`: one flag per field, ``--help`` showing the defaults."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Train a NumPy multilayer perceptron on folders of class-labelled BMP images "
+        "and write the model, its checkpoints and a report.",
+    )
+    for name, field in PipelineParams.model_fields.items():
+        text = (field.description or "").replace("%", "%%")
+        if field.annotation is bool:
+            shown = flag(name) if field.default else "--no-" + flag(name)[2:]
+            on_off = argparse.BooleanOptionalAction
+            parser.add_argument(flag(name), action=on_off, default=None, help=f"{text} (default: {shown})")
+            continue
+        if field.default is not None:
+            text += f" (default: {_shown(field.default)})"
+        if get_origin(field.annotation) is Literal:
+            metavar = "{" + ",".join(get_args(field.annotation)) + "}"
+        else:
+            metavar = {"hidden": "N[,N...]", "data_dir": "DIR", "output_dir": "DIR"}.get(name, name.upper())
+        parser.add_argument(flag(name), metavar=metavar, default=None, help=text)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> PipelineParams:
+    """Parse command-line arguments (default ``sys.argv[1:]``) into validated `PipelineParams`.
+
+    A bad value ends the program like any argparse error (usage, then one line, exit status 2), e.g.
+    ``error: --lr: must be a finite number > 0 (got -1)``.
+    """
+    parser = build_parser(prog)
+    given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+    raw = dict(given)
+    if "hidden" in given:
+        given["hidden"] = [part.strip() for part in given["hidden"].split(",")]
+    try:
+        return PipelineParams(**given)
+    except ValidationError as error:
+        names = dict.fromkeys(str(e["loc"][0]) for e in error.errors())  # fields in order, each once
+        parser.error("; ".join(f"{flag(n)}: must be {valid_values(n)} (got {_got(raw[n])})" for n in names))
+
+
+def _got(value: Any) -> str:
+    text = str(value)
+    return text if text.strip() else repr(text)
