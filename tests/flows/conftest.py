@@ -1,4 +1,8 @@
-"""Flow tests run Prefect for real: one session-scoped test harness with a temporary PREFECT_HOME."""
+"""Flow tests run Prefect for real: one session-scoped test harness with a temporary PREFECT_HOME.
+
+A test module that runs flows opts in with `pytestmark = pytest.mark.usefixtures("prefect_harness")`; pure
+tests of the flows' helpers do not pay the harness's start-up.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import pytest
 import flows  # noqa: F401  (applies mlpflow's Prefect settings before prefect is imported)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory):
     """A temporary Prefect server and database shared by every flow test in the session."""
     home = tmp_path_factory.mktemp("prefect-home")

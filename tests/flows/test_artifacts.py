@@ -23,6 +23,8 @@ from flows.artifacts import (
 from flows.report import SECTIONS, write_report
 from tests.flows.report_samples import sample_report
 
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
 
 @flow
 def _publish(run_dir: Path, checkpoint: Path) -> None:
