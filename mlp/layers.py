@@ -86,7 +86,7 @@ class Dropout(Layer):
             return x
         dtype = np.result_type(x.dtype, np.float32)
         scaled = (self.rng.random(x.shape, dtype=dtype) >= self.p).astype(dtype)
-        scaled *= dtype.type(1.0 / (1.0 - self.p))
+        scaled *= 1.0 / (1.0 - self.p)
         self._cache = scaled
         return x * scaled
 

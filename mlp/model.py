@@ -38,7 +38,7 @@ class MLP:
         sizes = [int(s) for s in sizes]
         lookup(ACTIVATIONS, activation, "activation")
         lookup(INITIALIZERS, init, "initializer")
-        dtype_name = np.dtype(dtype).name if dtype in (np.float32, np.float64) else dtype
+        dtype_name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
         self.dtype = np.dtype(lookup(DTYPES, dtype_name, "dtype"))
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
@@ -86,10 +86,12 @@ class MLP:
 
     @property
     def n_in(self) -> int:
+        """Input width: layer_sizes[0]."""
         return self.config["layer_sizes"][0]
 
     @property
     def n_out(self) -> int:
+        """Output width: layer_sizes[-1]."""
         return self.config["layer_sizes"][-1]
 
     @property

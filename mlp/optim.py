@@ -63,7 +63,12 @@ class Optimizer:
         self.state = {k: np.array(v) for k, v in state["arrays"].items()}
         self._scratch = None
 
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        """Update the 1-D params in place from the 1-D grads with learning rate lr."""
+        raise NotImplementedError
+
     def hyper(self) -> dict:
+        """The hyper-parameters the optimiser was built with (JSON-able)."""
         return {"weight_decay": self.weight_decay}
 
     def __repr__(self) -> str:

@@ -57,6 +57,12 @@ def evaluate(model: MLP, X: np.ndarray, y: np.ndarray,
     """Mean loss and accuracy (None for regression) of `model` on X (n, n_in), y, in inference mode."""
     loss_fn = get_loss(loss) if isinstance(loss, str) else loss
     X, y = check_data(model, loss_fn, X, y)
+    return _evaluate(model, loss_fn, X, y)
+
+
+def _evaluate(model: MLP, loss_fn: MSE | CrossEntropy, X: np.ndarray,
+              y: np.ndarray) -> tuple[float, float | None]:
+    """evaluate() on data already checked by check_data."""
     total, correct = 0.0, 0
     for start in range(0, X.shape[0], _EVAL_CHUNK):
         out = model.forward(X[start:start + _EVAL_CHUNK])
@@ -86,7 +92,8 @@ class Trainer:
         the lowest train loss. With `checkpoint_dir`, best.npz is written when the monitored metric improves
         and last.npz after every epoch, both carrying `metadata` (JSON-able). `resume=True` continues from
         checkpoint_dir/last.npz when it exists (else starts afresh). A non-finite loss raises
-        FloatingPointError naming the epoch and batch, leaving the checkpoint files as they were.
+        FloatingPointError naming the epoch and batch, leaving the checkpoint files as they were; whenever fit
+        raises, the model keeps the weights it had at that moment.
         """
         cfg = self.config
         loss_fn = get_loss(cfg.loss, cfg.label_smoothing)
@@ -130,7 +137,7 @@ class Trainer:
                                    cfg.step_size, cfg.gamma, cfg.min_lr)
                 train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, X, y, batch_size, lr,
                                                           rng, epoch)
-                val_loss, val_acc = (None, None) if X_val is None else evaluate(model, X_val, y_val, loss_fn)
+                val_loss, val_acc = (None, None) if X_val is None else _evaluate(model, loss_fn, X_val, y_val)
                 record = EpochRecord(epoch, train_loss, train_acc, val_loss, val_acc, lr,
                                      time.perf_counter() - started)
                 if history.append(record):
