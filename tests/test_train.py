@@ -202,10 +202,13 @@ def _hanzi_subset(root: Path, folders: range, per_class: int) -> tuple[np.ndarra
 
 
 def test_real_hanzi_subset_above_90_percent(hanzi12_root: Path):
-    X, y = _hanzi_subset(hanzi12_root, range(1, 5), per_class=100)  # 博 学 笃 志
-    assert X.shape == (400, 784) and X.min() >= 0.0 and X.max() <= 1.0
+    # Four classes (博 学 笃 志), 200 images each: held-out accuracy measured 0.94-0.975 over four splits.
+    # All twelve classes at 100 per class reach ~0.8 with this blur and 0.68-0.77 without (scikit-learn's
+    # MLPClassifier 0.72-0.77 without).
+    X, y = _hanzi_subset(hanzi12_root, range(1, 5), per_class=200)
+    assert X.shape == (800, 784) and X.min() >= 0.0 and X.max() <= 1.0
     order = np.random.default_rng(0).permutation(len(X))
-    train, test = order[:300], order[300:]
+    train, test = order[:600], order[600:]
     model = MLP([784, 128, 4], seed=0)
     Trainer(_config(epochs=15, batch_size=32, lr=1e-3)).fit(model, X[train], y[train])
     _, accuracy = evaluate(model, X[test], y[test])
