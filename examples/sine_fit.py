@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
-from mlp.demos import fit_sine
+from mlp.demos import fit_sine, mean_squared_error
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def main(iterations: int = 10_000, out: Path = REPO / "artifacts" / "sine_fit.png") -> float:
     """Train, save the figure (fit on the left, loss curve on the right) and return the training MSE."""
-    model, history, x, y, mse = fit_sine(iterations=iterations, progress=True)
+    model, history, x, y = fit_sine(iterations=iterations, progress=True)
+    mse = mean_squared_error(model, x, y)
     grid = np.linspace(0.0, 1.0, 400, dtype=np.float32)[:, None]
     fig = Figure(figsize=(10, 4))
     fit_ax, loss_ax = fig.subplots(1, 2)

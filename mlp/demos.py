@@ -20,16 +20,19 @@ def sine_data(n_samples: int = 64) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_sine(n_samples: int = 64, hidden: tuple[int, ...] = (100, 100), iterations: int = 10_000,
              lr: float = 3e-4, activation: str = "relu", seed: int = 0,
-             progress: bool = False) -> tuple[MLP, History, np.ndarray, np.ndarray, float]:
+             progress: bool = False) -> tuple[MLP, History, np.ndarray, np.ndarray]:
     """Fit sin(2πx) with an MLP [1, *hidden, 1], MSE and full-batch Adam (one iteration per epoch).
 
-    Returns the model (best weights), the history, x (n, 1), y (n, 1) and the training MSE of the returned
-    model: the plain mean((ŷ − y)²), twice the `mse` loss (which is 0.5·mean) recorded in the history.
+    Returns the model (best weights by training loss), the history, x (n, 1) and y (n, 1).
     """
     x, y = sine_data(n_samples)
     model = MLP([1, *hidden, 1], activation=activation, seed=seed)
     config = TrainConfig(epochs=iterations, batch_size=None, optimizer="adam", lr=lr, loss="mse",
                          shuffle=False, seed=seed, progress=progress)
     history = Trainer(config).fit(model, x, y)
-    mse = float(np.mean((model.forward(x) - y) ** 2))
-    return model, history, x, y, mse
+    return model, history, x, y
+
+
+def mean_squared_error(model: MLP, x: np.ndarray, y: np.ndarray) -> float:
+    """The plain mean((model(x) − y)²) for x (n, n_in), y (n, n_out): twice the `mse` loss (0.5·mean)."""
+    return float(np.mean((model.forward(x) - y) ** 2))
