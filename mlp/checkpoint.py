@@ -1,0 +1,159 @@
+"""Checkpoints: one `.npz` of plain arrays (never pickled) with JSON metadata inside, written atomically.
+
+Layout of the archive: `params/<name>` and `buffers/<name>` (the model), `optimizer/<key>` (optimiser state
+arrays), `extra/<key>` (any other arrays, e.g. the trainer's best weights), and `__meta__`: the UTF-8 JSON
+below, stored as a uint8 array. The JSON holds the format version, the model's config and dropout RNG state,
+epoch, metrics, train config, the optimiser's scalar state, RNG states, history, the caller's metadata and a
+SHA-256 checksum of every array, verified on load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlp.model import MLP
+
+FORMAT = "mlpflow-checkpoint"
+VERSION = 1
+_META = "__meta__"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt model and everything saved beside it."""
+
+    model: MLP
+    metadata: dict
+    epoch: int | None = None
+    metrics: dict = field(default_factory=dict)
+    train_config: dict | None = None
+    optimizer_state: dict | None = None
+    rng_state: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def atomic_write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write arrays to `path` as .npz via a temporary file in the same directory, fsync, then os.replace.
+
+    A failure at any point leaves an existing file at `path` untouched and removes the temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, allow_pickle=False, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = None, epoch: int | None = None,
+                    metrics: dict | None = None, train_config: dict | None = None,
+                    optimizer_state: dict | None = None, rng_state: dict | None = None,
+                    history: list[dict] | None = None, arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Save the model and what is given beside it to one .npz at `path`, atomically; returns the path.
+
+    metadata, metrics, train_config, rng_state and history must be JSON-able (TypeError otherwise, raised
+    before anything is written). optimizer_state is `Optimizer.state_dict()` output; `arrays` are extra named
+    arrays returned as `Checkpoint.arrays`. Object arrays are refused: nothing is ever pickled.
+    """
+    out: dict[str, np.ndarray] = {}
+    out.update({f"params/{k}": v for k, v in model.params().items()})
+    out.update({f"buffers/{k}": v for k, v in model.buffers().items()})
+    optimizer_meta = None
+    if optimizer_state is not None:
+        optimizer_meta = {k: v for k, v in optimizer_state.items() if k != "arrays"}
+        out.update({f"optimizer/{k}": v for k, v in optimizer_state.get("arrays", {}).items()})
+    out.update({f"extra/{k}": v for k, v in (arrays or {}).items()})
+    for name, a in out.items():
+        if not isinstance(a, np.ndarray) or a.dtype.hasobject:
+            raise TypeError(f"checkpoint array {name!r} must be a numeric ndarray, got {type(a).__name__} "
+                            f"{getattr(a, 'dtype', '')}")
+    meta = {"format": FORMAT, "version": VERSION, "model_config": model.config,
+            "model_rng": model.rng.bit_generator.state, "epoch": epoch, "metrics": metrics or {},
+            "train_config": train_config, "optimizer": optimizer_meta, "rng_state": rng_state or {},
+            "history": history or [], "metadata": metadata or {}, "checksum": _checksum(out)}
+    try:
+        text = json.dumps(meta)
+    except TypeError as e:
+        raise TypeError(f"checkpoint metadata for {path} is not JSON-able: {e}") from e
+    out[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return atomic_write_npz(path, out)
+
+
+def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON metadata and the arrays of a checkpoint file, checksum verified."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path} is not a readable checkpoint: {e}") from e
+    if _META not in arrays:
+        raise ValueError(f"{path} is not an mlpflow checkpoint: no {_META} entry")
+    meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise ValueError(f"{path} has format {meta.get('format')!r} version {meta.get('version')!r}; "
+                         f"expected {FORMAT!r} version {VERSION}")
+    if _checksum(arrays) != meta["checksum"]:
+        raise ValueError(f"{path} is corrupted: its arrays do not match the checksum stored in it")
+    return meta, arrays
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def load_checkpoint(path: str | Path, model: MLP | None = None) -> Checkpoint:
+    """Load a checkpoint written by save_checkpoint.
+
+    Without `model`, rebuilds the saved architecture (`MLP(**model_config)`) and loads the weights into it.
+    With `model`, loads into that model: a different architecture raises ValueError naming the parameter and
+    both shapes (or both activations). A damaged file or a checksum mismatch raises ValueError.
+    """
+    path = Path(path)
+    meta, arrays = _read(path)
+    saved = meta["model_config"]
+    source = f"checkpoint {path} ({saved['layer_sizes']})"
+    if model is None:
+        model = MLP(**saved)
+    if model.config["activation"] != saved["activation"]:
+        raise ValueError(f"{source} was trained with activation {saved['activation']!r}, "
+                         f"the model uses {model.config['activation']!r}")
+    model.load_state(_prefixed(arrays, "params/"), _prefixed(arrays, "buffers/"), source=source)
+    model.rng.bit_generator.state = meta["model_rng"]
+    optimizer_state = None
+    if meta["optimizer"] is not None:
+        optimizer_state = {**meta["optimizer"], "arrays": _prefixed(arrays, "optimizer/")}
+    return Checkpoint(model=model, metadata=meta["metadata"], epoch=meta["epoch"], metrics=meta["metrics"],
+                      train_config=meta["train_config"], optimizer_state=optimizer_state,
+                      rng_state=meta["rng_state"], history=meta["history"],
+                      arrays=_prefixed(arrays, "extra/"), path=path)

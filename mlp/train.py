@@ -1,0 +1,241 @@
+"""Trainer: minibatch training with per-epoch validation, best/last checkpoints, early stopping and resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mlp.checkpoint import load_checkpoint, save_checkpoint
+from mlp.config import TrainConfig
+from mlp.history import EpochRecord, History
+from mlp.layers import BatchNorm1d
+from mlp.losses import MSE, CrossEntropy, get_loss
+from mlp.model import MLP
+from mlp.optim import Optimizer, clip_grad_norm, get_optimizer, learning_rate
+
+Callback = Callable[[EpochRecord, History], None]
+_EVAL_CHUNK = 8192
+# Fields a resumed run may change; every other TrainConfig field must equal the interrupted run's.
+RESUMABLE_CHANGES = frozenset({"epochs", "patience", "progress", "checkpoint_dir"})
+
+
+def check_data(model: MLP, loss: MSE | CrossEntropy, X: np.ndarray, y: np.ndarray,
+               name: str = "X") -> tuple[np.ndarray, np.ndarray]:
+    """X as (n, n_in) in the model's dtype and y as (n,) int64 labels in [0, n_out) for classification or
+    (n, n_out) floats for regression; anything else raises ValueError naming the expected shape."""
+    X = model.check_input(X)
+    y = np.asarray(y)
+    n, n_out = X.shape[0], model.n_out
+    if n == 0:
+        raise ValueError(f"{name} has no rows")
+    if loss.classification:
+        if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"y for {name} must be integer class labels of shape ({n},), "
+                             f"got {y.dtype} {y.shape}")
+        if y.min() < 0 or y.max() >= n_out:
+            raise ValueError(f"labels for {name} must lie in [0, {n_out}) (the model's outputs), "
+                             f"got min {y.min()}, max {y.max()}")
+        y = y.astype(np.int64, copy=False)
+    else:
+        if y.shape != (n, n_out):
+            raise ValueError(f"y for {name} must have shape ({n}, {n_out}) for {loss.name}, got {y.shape}")
+        y = y.astype(model.dtype, copy=False)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return X, y
+
+
+def evaluate(model: MLP, X: np.ndarray, y: np.ndarray,
+             loss: str | MSE | CrossEntropy = "cross_entropy") -> tuple[float, float | None]:
+    """Mean loss and accuracy (None for regression) of `model` on X (n, n_in), y, in inference mode."""
+    loss_fn = get_loss(loss) if isinstance(loss, str) else loss
+    X, y = check_data(model, loss_fn, X, y)
+    return _evaluate(model, loss_fn, X, y)
+
+
+def _evaluate(model: MLP, loss_fn: MSE | CrossEntropy, X: np.ndarray,
+              y: np.ndarray) -> tuple[float, float | None]:
+    """evaluate() on data already checked by check_data."""
+    total, correct = 0.0, 0
+    for start in range(0, X.shape[0], _EVAL_CHUNK):
+        out = model.forward(X[start:start + _EVAL_CHUNK])
+        yb = y[start:start + _EVAL_CHUNK]
+        total += loss_fn(out, yb) * yb.shape[0]
+        if loss_fn.classification:
+            correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+    n = X.shape[0]
+    return total / n, (correct / n if loss_fn.classification else None)
+
+
+class Trainer:
+    """Trains an MLP as `config` says; `callbacks` are called as fn(record, history) after every epoch."""
+
+    def __init__(self, config: TrainConfig, callbacks: Sequence[Callback] = ()) -> None:
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        self.config = config
+        self.callbacks = list(callbacks)
+
+    def fit(self, model: MLP, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None,
+            y_val: np.ndarray | None = None, *, resume: bool = False,
+            metadata: dict | None = None) -> History:
+        """Train `model` in place on X (n, n_in), y; returns the History. Ends with the best weights loaded.
+
+        Validation (X_val, y_val) is evaluated after every epoch; without it the best epoch is the one with
+        the lowest train loss. With `checkpoint_dir`, best.npz is written when the monitored metric improves
+        and last.npz after every epoch, both carrying `metadata` (JSON-able). `resume=True` continues from
+        checkpoint_dir/last.npz when it exists (else starts afresh). A non-finite loss raises
+        FloatingPointError naming the epoch and batch, leaving the checkpoint files as they were; whenever fit
+        raises, the model keeps the weights it had at that moment.
+        """
+        cfg = self.config
+        loss_fn = get_loss(cfg.loss, cfg.label_smoothing)
+        X, y = check_data(model, loss_fn, X, y)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("give both X_val and y_val, or neither")
+        if X_val is not None:
+            X_val, y_val = check_data(model, loss_fn, X_val, y_val, name="X_val")
+        n = X.shape[0]
+        batch_size = n if cfg.batch_size is None else min(cfg.batch_size, n)
+        has_batchnorm = any(isinstance(layer, BatchNorm1d) for layer in model.layers)
+        if has_batchnorm and (batch_size == 1 or n % batch_size == 1):
+            raise ValueError(f"BatchNorm1d needs training batches of at least 2 samples: batch_size "
+                             f"{batch_size} on {n} samples leaves a batch of 1; choose another batch_size")
+        ckpt_dir = None if cfg.checkpoint_dir is None else Path(cfg.checkpoint_dir)
+        if resume and ckpt_dir is None:
+            raise ValueError("resume=True needs config.checkpoint_dir (where last.npz is)")
+        metadata = dict(metadata or {})
+        try:  # fail now, not after the first epoch
+            json.dumps(metadata)
+        except TypeError as e:
+            raise TypeError(f"metadata must be JSON-able: {e}") from e
+
+        optimizer = get_optimizer(cfg.optimizer, **cfg.optimizer_hyper())
+        rng = np.random.default_rng(cfg.seed)
+        history = History(monitor=cfg.monitor if X_val is not None else "train_loss")
+        best_params = model.flat_params.copy()
+        best_buffers = {k: v.copy() for k, v in model.buffers().items()}
+        if resume and (ckpt_dir / "last.npz").exists():
+            history, best_params, best_buffers = self._resume(ckpt_dir / "last.npz", model, optimizer, rng,
+                                                              history.monitor)
+
+        bar = tqdm(total=cfg.epochs, initial=len(history), desc="training", unit="epoch",
+                   disable=not cfg.progress, dynamic_ncols=True)
+        try:
+            for epoch in range(len(history) + 1, cfg.epochs + 1):
+                if cfg.patience is not None and history.epochs_since_best >= cfg.patience:
+                    break
+                started = time.perf_counter()
+                lr = learning_rate(cfg.schedule, cfg.lr, epoch - 1, cfg.epochs, cfg.warmup_epochs,
+                                   cfg.step_size, cfg.gamma, cfg.min_lr)
+                train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, X, y, batch_size, lr,
+                                                          rng, epoch)
+                val_loss, val_acc = (None, None) if X_val is None else _evaluate(model, loss_fn, X_val, y_val)
+                record = EpochRecord(epoch, train_loss, train_acc, val_loss, val_acc, lr,
+                                     time.perf_counter() - started)
+                if history.append(record):
+                    np.copyto(best_params, model.flat_params)
+                    for name, value in model.buffers().items():
+                        np.copyto(best_buffers[name], value)
+                if ckpt_dir is not None:
+                    self._save(ckpt_dir, model, optimizer, rng, history, metadata, best_params, best_buffers)
+                if cfg.progress:
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in (("loss", train_loss), ("val_loss", val_loss),
+                                     ("val_acc", val_acc)) if v is not None}, refresh=False)
+                    bar.update()
+                for callback in self.callbacks:
+                    callback(record, history)
+        finally:
+            bar.close()
+        np.copyto(model.flat_params, best_params)
+        for name, value in model.buffers().items():
+            np.copyto(value, best_buffers[name])
+        return history
+
+    def _train_epoch(self, model: MLP, loss_fn: MSE | CrossEntropy, optimizer: Optimizer, X: np.ndarray,
+                     y: np.ndarray, batch_size: int, lr: float, rng: np.random.Generator,
+                     epoch: int) -> tuple[float, float | None]:
+        """One pass over (X, y) in minibatches gathered by index; returns the running loss and accuracy."""
+        n = X.shape[0]
+        n_batches = -(-n // batch_size)
+        order = rng.permutation(n) if self.config.shuffle and n_batches > 1 else None
+        x_buffer = np.empty((batch_size, X.shape[1]), X.dtype) if order is not None else None
+        params, grads, clip = model.flat_params, model.flat_grads, self.config.clip_grad_norm
+        classification = loss_fn.classification
+        total, correct = 0.0, 0
+        bar = None
+        if self.config.progress and n_batches > 1:
+            bar = tqdm(total=n_batches, desc=f"epoch {epoch}", unit="batch", leave=False, dynamic_ncols=True)
+        refresh = max(1, n_batches // 20)
+        try:
+            for b, start in enumerate(range(0, n, batch_size)):
+                stop = min(start + batch_size, n)
+                if order is None:
+                    xb, yb = X[start:stop], y[start:stop]
+                else:
+                    idx = order[start:stop]
+                    xb = np.take(X, idx, axis=0, out=x_buffer, mode="clip") if stop - start == batch_size \
+                        else X[idx]
+                    yb = y[idx]
+                out = model.forward(xb, train=True)
+                value, grad = loss_fn.value_and_grad(out, yb)
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"non-finite training loss {value} at epoch {epoch}, batch "
+                                             f"{b + 1} of {n_batches}; checkpoints are left as they were")
+                model.backward(grad, need_input_grad=False)
+                if clip is not None:
+                    clip_grad_norm(grads, clip)
+                optimizer.step(params, grads, lr)
+                total += value * (stop - start)
+                if classification:
+                    correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+                if bar is not None:
+                    bar.update()
+                    if b % refresh == 0:
+                        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        finally:
+            if bar is not None:
+                bar.close()
+        return total / n, (correct / n if classification else None)
+
+    def _save(self, ckpt_dir: Path, model: MLP, optimizer: Optimizer, rng: np.random.Generator,
+              history: History, metadata: dict, best_params: np.ndarray, best_buffers: dict) -> None:
+        """best.npz when the latest epoch is the best, then last.npz with everything resume needs."""
+        record = history.records[-1]
+        common = {"metadata": metadata, "epoch": record.epoch, "train_config": self.config.to_dict(),
+                  "metrics": {**dataclasses.asdict(record), "monitor": history.monitor,
+                              "best_epoch": history.best_epoch},
+                  "optimizer_state": optimizer.state_dict(),
+                  "rng_state": {"shuffle": rng.bit_generator.state}, "history": history.rows()}
+        if history.best_epoch == record.epoch:
+            save_checkpoint(ckpt_dir / "best.npz", model, **common)
+        extra = {"best_params": best_params, **{f"best_buffers/{k}": v for k, v in best_buffers.items()}}
+        save_checkpoint(ckpt_dir / "last.npz", model, **common, arrays=extra)
+
+    def _resume(self, path: Path, model: MLP, optimizer: Optimizer, rng: np.random.Generator,
+                monitor: str) -> tuple[History, np.ndarray, dict]:
+        """Load last.npz into model, optimizer and rng; returns the history and best weights so far."""
+        ckpt = load_checkpoint(path, model)
+        saved = ckpt.train_config or {}
+        current = self.config.to_dict()
+        changed = {k: (saved.get(k), v) for k, v in current.items()
+                   if k not in RESUMABLE_CHANGES and saved.get(k) != v}
+        if changed:
+            raise ValueError(f"cannot resume from {path}: config differs in " + ", ".join(
+                f"{k} (saved {old!r}, now {new!r})" for k, (old, new) in changed.items()))
+        if ckpt.metrics.get("monitor") != monitor:
+            raise ValueError(f"cannot resume from {path}: it monitored {ckpt.metrics.get('monitor')!r}, "
+                             f"this fit monitors {monitor!r} (validation data given in one run only?)")
+        optimizer.load_state_dict(ckpt.optimizer_state)
+        rng.bit_generator.state = ckpt.rng_state["shuffle"]
+        history = History.from_rows(ckpt.history, monitor, resumed_from_epoch=ckpt.epoch)
+        best_buffers = {k[len("best_buffers/"):]: v for k, v in ckpt.arrays.items()
+                        if k.startswith("best_buffers/")}
+        return history, ckpt.arrays["best_params"], best_buffers

@@ -1,0 +1,121 @@
+"""Checkpoints: round trip, no pickle, architecture mismatch, atomic writes, checksum, damaged files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlp.checkpoint import load_checkpoint, save_checkpoint
+from mlp.model import MLP
+from mlp.optim import Adam
+
+
+def _trained_model() -> tuple[MLP, Adam]:
+    model = MLP([4, 6, 3], batchnorm=True, dropout=0.2, seed=2)
+    optimizer = Adam()
+    x = np.random.default_rng(0).standard_normal((8, 4))
+    for _ in range(2):
+        model.forward(x, train=True)
+        model.backward(np.ones((8, 3), np.float32))
+        optimizer.step(model.flat_params, model.flat_grads, 0.01)
+    return model, optimizer
+
+
+def test_round_trip(tmp_path: Path):
+    model, optimizer = _trained_model()
+    rng = np.random.default_rng(5)
+    metadata = {"class_names": ["博", "学", "笃"], "preprocessing": {"mean": 0.1, "std": 0.3}}
+    path = save_checkpoint(tmp_path / "best.npz", model, metadata=metadata, epoch=7,
+                           metrics={"val_loss": 0.25}, train_config={"lr": 0.01},
+                           optimizer_state=optimizer.state_dict(),
+                           rng_state={"shuffle": rng.bit_generator.state}, history=[{"epoch": 1}],
+                           arrays={"best_params": model.flat_params * 2})
+    ckpt = load_checkpoint(path)
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    np.testing.assert_array_equal(ckpt.model.forward(x), model.forward(x))
+    np.testing.assert_array_equal(ckpt.model.flat_params, model.flat_params)
+    for name, value in model.buffers().items():
+        np.testing.assert_array_equal(ckpt.model.buffers()[name], value)
+    assert ckpt.model.config == model.config
+    assert ckpt.model.rng.bit_generator.state == model.rng.bit_generator.state
+    assert (ckpt.metadata, ckpt.epoch, ckpt.metrics, ckpt.train_config, ckpt.history) == \
+        (metadata, 7, {"val_loss": 0.25}, {"lr": 0.01}, [{"epoch": 1}])
+    assert ckpt.rng_state["shuffle"] == rng.bit_generator.state
+    assert ckpt.optimizer_state["t"] == 2 and ckpt.optimizer_state["name"] == "adam"
+    np.testing.assert_array_equal(ckpt.optimizer_state["arrays"]["m"], optimizer.state["m"])
+    np.testing.assert_array_equal(ckpt.arrays["best_params"], model.flat_params * 2)
+
+
+def test_file_is_plain_arrays_with_json_inside(tmp_path: Path):
+    model, _ = _trained_model()
+    save_checkpoint(tmp_path / "m.npz", model, metadata={"k": 1})
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
+        assert not any(npz[name].dtype.hasobject for name in npz.files)
+        meta = json.loads(npz["__meta__"].tobytes().decode("utf-8"))
+        assert "params/fc0.W" in npz.files and "buffers/bn0.running_var" in npz.files
+    assert meta["model_config"]["layer_sizes"] == [4, 6, 3] and meta["metadata"] == {"k": 1}
+
+
+def test_loading_into_another_architecture_names_both_shapes(tmp_path: Path):
+    save_checkpoint(tmp_path / "m.npz", MLP([4, 6, 3]))
+    other = MLP([4, 5, 3])
+    before = other.flat_params.copy()
+    mismatch = r"'fc0.W' has shape \(4, 6\) in checkpoint .* but \(4, 5\) in the model"
+    with pytest.raises(ValueError, match=mismatch):
+        load_checkpoint(tmp_path / "m.npz", model=other)
+    np.testing.assert_array_equal(other.flat_params, before)
+    with pytest.raises(ValueError, match="activation 'relu', the model uses 'tanh'"):
+        load_checkpoint(tmp_path / "m.npz", model=MLP([4, 6, 3], activation="tanh"))
+    same = MLP([4, 6, 3], seed=8)
+    assert load_checkpoint(tmp_path / "m.npz", model=same).model is same
+
+
+def test_refuses_what_it_cannot_store_without_writing(tmp_path: Path):
+    model = MLP([2, 2])
+    with pytest.raises(TypeError, match="not JSON-able"):
+        save_checkpoint(tmp_path / "m.npz", model, metadata={"when": object()})
+    with pytest.raises(TypeError, match="'extra/names' must be a numeric ndarray"):
+        save_checkpoint(tmp_path / "m.npz", model, arrays={"names": np.array(["a", None], dtype=object)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path: Path, monkeypatch):
+    path = save_checkpoint(tmp_path / "best.npz", MLP([2, 2], seed=1), epoch=1)
+    before = path.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("simulated crash before the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        save_checkpoint(path, MLP([2, 2], seed=2), epoch=2)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["best.npz"]
+    assert load_checkpoint(path).epoch == 1
+
+
+def test_tampered_arrays_fail_the_checksum(tmp_path: Path):
+    path = save_checkpoint(tmp_path / "m.npz", MLP([3, 2]))
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["params/fc0.b"] = arrays["params/fc0.b"] + 1
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="corrupted"):
+        load_checkpoint(path)
+
+
+def test_truncated_and_foreign_files_raise_value_errors(tmp_path: Path):
+    path = save_checkpoint(tmp_path / "m.npz", MLP([3, 2]))
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+    np.savez(tmp_path / "plain.npz", a=np.zeros(2))
+    with pytest.raises(ValueError, match="not an mlpflow checkpoint"):
+        load_checkpoint(tmp_path / "plain.npz")
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.npz")

@@ -1,0 +1,63 @@
+"""TrainConfig: validation naming the bad value, JSON round trip, immutability."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from mlp.config import TrainConfig
+
+
+def test_defaults_match_the_documented_api():
+    c = TrainConfig()
+    assert (c.epochs, c.batch_size, c.optimizer, c.lr, c.loss, c.schedule, c.monitor) == \
+        (20, 64, "adam", 1e-3, "cross_entropy", "constant", "val_loss")
+    assert c.patience is None and c.checkpoint_dir is None and c.progress is True
+
+
+def test_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().epochs = 3
+
+
+def test_round_trip_through_json(tmp_path: Path):
+    config = TrainConfig(epochs=3, batch_size=None, optimizer="sgd", nesterov=True, checkpoint_dir=tmp_path)
+    data = json.loads(json.dumps(config.to_dict()))
+    again = TrainConfig.from_dict(data)
+    assert again == dataclasses.replace(config, checkpoint_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"unknown TrainConfig fields \['colour'\]"):
+        TrainConfig.from_dict({**data, "colour": "red"})
+
+
+def test_optimizer_hyper_parameters_follow_the_optimizer():
+    assert TrainConfig(optimizer="sgd", momentum=0.5).optimizer_hyper() == \
+        {"momentum": 0.5, "nesterov": False, "weight_decay": 0.0}
+    assert TrainConfig(optimizer="adamw", weight_decay=0.1).optimizer_hyper() == \
+        {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1}
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+    ({"batch_size": 2.5}, "batch_size must be an integer >= 1, got 2.5"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'; valid: adam, adamw, sgd"),
+    ({"loss": "hinge"}, "unknown loss 'hinge'; valid: cross_entropy, mse"),
+    ({"schedule": "cyclic"}, "unknown schedule 'cyclic'; valid: constant, cosine, step"),
+    ({"monitor": "train_loss"}, "unknown monitor 'train_loss'; valid: val_accuracy, val_loss"),
+    ({"lr": 0.0}, "lr must be a positive finite number, got 0.0"),
+    ({"lr": float("nan")}, "lr must be a positive finite number, got nan"),
+    ({"min_lr": 1.0}, r"min_lr must be in \[0, lr=0.001\], got 1.0"),
+    ({"momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
+    ({"nesterov": True}, "nesterov needs optimizer 'sgd' with momentum > 0, got 'adam'"),
+    ({"label_smoothing": 0.1, "loss": "mse"}, "label_smoothing applies to cross_entropy"),
+    ({"loss": "mse", "monitor": "val_accuracy"}, "monitor 'val_accuracy' needs a classification loss"),
+    ({"clip_grad_norm": 0.0}, "clip_grad_norm must be positive or None, got 0.0"),
+    ({"patience": 0}, "patience must be an integer >= 1, got 0"),
+    ({"warmup_epochs": -1}, "warmup_epochs must be an integer >= 0, got -1"),
+])
+def test_bad_values_raise_value_errors_naming_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)

@@ -1,0 +1,140 @@
+"""Optimisers against their formulas computed by hand, clipping, schedules, state round trip, names."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mlp.model import MLP
+from mlp.optim import OPTIMIZERS, SCHEDULES, SGD, Adam, AdamW, clip_grad_norm, get_optimizer, learning_rate
+
+LR = 0.1
+
+
+def _run(optimizer, steps: int = 3, seed: int = 0):
+    """Apply `steps` updates with random gradients; returns (final params, start params, gradients)."""
+    rng = np.random.default_rng(seed)
+    params = rng.standard_normal(6)
+    start = params.copy()
+    grads = [rng.standard_normal(6) for _ in range(steps)]
+    for g in grads:
+        kept = g.copy()
+        optimizer.step(params, g, LR)
+        np.testing.assert_array_equal(g, kept)  # gradients are read, never modified
+    return params, start, grads
+
+
+def test_plain_sgd():
+    params, p, grads = _run(SGD(momentum=0.0))
+    for g in grads:
+        p = p - LR * g
+    np.testing.assert_allclose(params, p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_and_nesterov(nesterov):
+    mu, wd = 0.9, 0.01
+    params, p, grads = _run(SGD(momentum=mu, nesterov=nesterov, weight_decay=wd))
+    v = np.zeros_like(p)
+    for g in grads:
+        g = g + wd * p
+        v = mu * v + g
+        p = p - LR * (g + mu * v if nesterov else v)
+    np.testing.assert_allclose(params, p, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("cls", "wd"), [(Adam, 0.0), (Adam, 0.05), (AdamW, 0.05)])
+def test_adam_family(cls, wd):
+    b1, b2, eps = 0.8, 0.9, 1e-3  # a large eps, so its bias-corrected placement is tested too
+    params, p, grads = _run(cls(beta1=b1, beta2=b2, eps=eps, weight_decay=wd), steps=4)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        if cls is AdamW:
+            p = p - LR * wd * p
+        else:
+            g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        p = p - LR * m_hat / (np.sqrt(v_hat) + eps)
+    np.testing.assert_allclose(params, p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_parameter_is_updated_biases_included(name):
+    model = MLP([3, 4, 2], batchnorm=True, dtype="float64")
+    before = {k: v.copy() for k, v in model.params().items()}
+    model.flat_grads[...] = 1.0
+    get_optimizer(name).step(model.flat_params, model.flat_grads, 0.01)
+    for k, v in model.params().items():
+        assert np.all(v != before[k]), k
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_state_round_trip_continues_identically(name):
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(5).astype(np.float32) for _ in range(4)]
+    a, pa = get_optimizer(name), np.ones(5, np.float32)
+    for g in grads[:2]:
+        a.step(pa, g, LR)
+    b, pb = get_optimizer(name), pa.copy()
+    b.load_state_dict(a.state_dict())
+    for g in grads[2:]:
+        a.step(pa, g, LR)
+        b.step(pb, g, LR)
+    np.testing.assert_array_equal(pa, pb)
+    with pytest.raises(ValueError, match="optimizer state is for"):
+        get_optimizer("sgd" if name != "sgd" else "adam").load_state_dict(a.state_dict())
+
+
+def test_step_checks_buffers():
+    with pytest.raises(ValueError, match="1-D params and grads"):
+        Adam().step(np.zeros((2, 2)), np.zeros((2, 2)), LR)
+    with pytest.raises(ValueError, match="one shape and dtype"):
+        Adam().step(np.zeros(3, np.float32), np.zeros(3), LR)
+
+
+def test_unknown_optimizer_and_bad_hyper_parameters():
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'; valid: adam, adamw, sgd"):
+        get_optimizer("rmsprop")
+    with pytest.raises(ValueError, match="nesterov momentum needs momentum > 0"):
+        SGD(momentum=0.0, nesterov=True)
+    with pytest.raises(ValueError, match=r"beta1 must be in \[0, 1\)"):
+        Adam(beta1=1.0)
+
+
+def test_clip_grad_norm():
+    g = np.array([3.0, 4.0])
+    assert clip_grad_norm(g, 1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(g, [0.6, 0.8])
+    g = np.array([0.3, 0.4])
+    assert clip_grad_norm(g, 1.0) == pytest.approx(0.5)
+    np.testing.assert_array_equal(g, [0.3, 0.4])
+
+
+C1, C3 = (1 + math.cos(math.pi / 4)) / 2, (1 + math.cos(3 * math.pi / 4)) / 2  # half-cosine at 1/4 and 3/4
+
+
+@pytest.mark.parametrize(("schedule", "kwargs", "expected"), [
+    ("constant", {}, [1.0, 1.0, 1.0, 1.0]),
+    ("step", {"step_size": 2, "gamma": 0.5}, [1.0, 1.0, 0.5, 0.5]),
+    ("cosine", {"min_lr": 0.0}, [1.0, C1, 0.5, C3]),
+    ("cosine", {"min_lr": 0.2}, [1.0, 0.2 + 0.8 * C1, 0.6, 0.2 + 0.8 * C3]),
+])
+def test_schedules(schedule, kwargs, expected):
+    got = [learning_rate(schedule, 1.0, e, 4, **kwargs) for e in range(4)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_warmup_ramps_then_starts_the_schedule():
+    got = [learning_rate("step", 1.0, e, 6, warmup_epochs=2, step_size=2, gamma=0.1) for e in range(6)]
+    np.testing.assert_allclose(got, [1 / 3, 2 / 3, 1.0, 1.0, 0.1, 0.1])
+    assert learning_rate("cosine", 1.0, 2, 6, warmup_epochs=2) == 1.0
+
+
+def test_unknown_schedule_lists_valid_ones():
+    with pytest.raises(ValueError, match="unknown schedule 'cyclic'") as info:
+        learning_rate("cyclic", 1.0, 0, 1)
+    assert all(name in str(info.value) for name in SCHEDULES)

@@ -1,0 +1,215 @@
+"""Trainer: learning, batch sizes, best/last checkpoints, early stopping, NaN guard, resume, real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlp.checkpoint import load_checkpoint
+from mlp.config import TrainConfig
+from mlp.model import MLP
+from mlp.train import Trainer, evaluate
+
+
+def _blobs(n: int = 240, n_features: int = 6, n_classes: int = 3, seed: int = 0):
+    """Gaussian clusters around random centres: (n, n_features) float32 and (n,) labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_classes, n_features)) * 3
+    y = rng.integers(0, n_classes, n)
+    return (centres[y] + rng.standard_normal((n, n_features))).astype(np.float32), y
+
+
+def _config(**kwargs) -> TrainConfig:
+    return TrainConfig(**{"epochs": 8, "batch_size": 16, "lr": 0.01, "progress": False, **kwargs})
+
+
+def test_fit_learns_and_records_every_epoch():
+    X, y = _blobs()
+    model = MLP([6, 16, 3], seed=0)
+    history = Trainer(_config()).fit(model, X[:180], y[:180], X[180:], y[180:])
+    assert [r.epoch for r in history.records] == list(range(1, 9))
+    first, last = history.records[0], history.records[-1]
+    assert last.train_loss < first.train_loss / 3
+    assert history.best.val_accuracy > 0.95 and history.monitor == "val_loss"
+    assert all(r.lr == 0.01 and r.seconds > 0 and r.train_accuracy is not None for r in history.records)
+    assert evaluate(model, X[180:], y[180:]) == (history.best.val_loss, history.best.val_accuracy)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, None, 10_000])
+def test_any_batch_size_from_one_to_the_whole_set(batch_size):
+    X, y = _blobs(n=60)
+    history = Trainer(_config(epochs=4, batch_size=batch_size, lr=0.005)).fit(MLP([6, 8, 3]), X, y)
+    assert history.records[-1].train_loss < history.records[0].train_loss
+    assert history.monitor == "train_loss"  # no validation set
+
+
+def test_regression_with_mse():
+    x = np.linspace(-1, 1, 50, dtype=np.float32)[:, None]
+    model = MLP([1, 16, 2], activation="tanh")
+    history = Trainer(_config(epochs=30, loss="mse", lr=0.02)).fit(model, x, np.hstack([x, x**2]))
+    assert history.records[-1].train_loss < 0.01 and history.records[-1].train_accuracy is None
+
+
+def test_best_weights_are_restored_and_checkpoints_written(tmp_path: Path):
+    X, y = _blobs()
+    wrong = (y[180:] + 1) % 3  # validation labels the model unlearns: val loss rises after the first epoch
+    model = MLP([6, 16, 3], seed=0)
+    seen = []
+    history = Trainer(_config(checkpoint_dir=tmp_path), callbacks=[lambda r, h: seen.append(r.epoch)]).fit(
+        model, X[:180], y[:180], X[180:], wrong, metadata={"class_names": ["a", "b", "c"]})
+    assert seen == list(range(1, 9))
+    assert history.best_epoch < 8
+    best, last = load_checkpoint(tmp_path / "best.npz"), load_checkpoint(tmp_path / "last.npz")
+    assert best.epoch == history.best_epoch and last.epoch == 8
+    np.testing.assert_array_equal(model.flat_params, best.model.flat_params)
+    assert not np.array_equal(model.flat_params, last.model.flat_params)
+    assert best.metadata == last.metadata == {"class_names": ["a", "b", "c"]}
+    assert last.history == history.rows() and best.metrics["val_loss"] == history.best.val_loss
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "last.npz"]
+
+
+def test_early_stopping_after_patience_epochs(tmp_path: Path):
+    X, y = _blobs()
+    history = Trainer(_config(epochs=20, patience=2, monitor="val_accuracy")).fit(
+        MLP([6, 16, 3], seed=0), X[:180], y[:180], X[180:], (y[180:] + 1) % 3)
+    assert len(history) == history.best_epoch + 2 < 20
+
+
+def test_validation_does_not_disturb_training(tmp_path: Path):
+    X, y = _blobs()
+    finals = []
+    for name, val in (("with", (X[180:], y[180:])), ("without", (None, None))):
+        model = MLP([6, 16, 3], dropout=0.3, batchnorm=True, seed=0)
+        Trainer(_config(epochs=3, checkpoint_dir=tmp_path / name)).fit(model, X[:180], y[:180], *val)
+        finals.append(load_checkpoint(tmp_path / name / "last.npz").model)
+    np.testing.assert_array_equal(finals[0].flat_params, finals[1].flat_params)
+    for name, value in finals[0].buffers().items():
+        np.testing.assert_array_equal(value, finals[1].buffers()[name])
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_checkpoints(tmp_path: Path):
+    X, y = _blobs()
+    saved = {}
+
+    def poison(record, history):
+        if record.epoch == 2:
+            saved.update({p.name: p.read_bytes() for p in tmp_path.iterdir()})
+            model.flat_params[0] = np.nan
+
+    model = MLP([6, 16, 3])
+    with pytest.raises(FloatingPointError, match=r"non-finite training loss nan at epoch 3, batch 1 of 12"):
+        Trainer(_config(checkpoint_dir=tmp_path), callbacks=[poison]).fit(model, X[:180], y[:180],
+                                                                           X[180:], y[180:])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_resume_gives_bitwise_the_same_weights(tmp_path: Path):
+    X, y = _blobs(n=208)
+    config = dict(epochs=5, batch_size=16, optimizer="adamw", weight_decay=0.01, schedule="cosine")
+
+    def run(directory: Path, callbacks=(), resume=False):
+        model = MLP([6, 16, 3], dropout=0.3, batchnorm=True, seed=0)
+        history = Trainer(_config(checkpoint_dir=directory, **config), callbacks).fit(
+            model, X[:160], y[:160], X[160:], y[160:], resume=resume)
+        return model, history
+
+    straight, straight_history = run(tmp_path / "straight")
+
+    def interrupt(record, history):
+        if record.epoch == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run(tmp_path / "resumed", callbacks=[interrupt])
+    assert load_checkpoint(tmp_path / "resumed" / "last.npz").epoch == 2
+    resumed, resumed_history = run(tmp_path / "resumed", resume=True)
+
+    np.testing.assert_array_equal(resumed.flat_params, straight.flat_params)
+    last_a = load_checkpoint(tmp_path / "straight" / "last.npz")
+    last_b = load_checkpoint(tmp_path / "resumed" / "last.npz")
+    np.testing.assert_array_equal(last_a.model.flat_params, last_b.model.flat_params)
+    for name, value in last_a.model.buffers().items():
+        np.testing.assert_array_equal(value, last_b.model.buffers()[name])
+    for key, value in last_a.optimizer_state["arrays"].items():
+        np.testing.assert_array_equal(value, last_b.optimizer_state["arrays"][key])
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in straight_history.rows()]
+    assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in resumed_history.rows()]
+    assert resumed_history.resumed_from_epoch == 2 and straight_history.resumed_from_epoch == 0
+
+
+def test_resume_refuses_a_different_configuration(tmp_path: Path):
+    X, y = _blobs()
+    Trainer(_config(epochs=2, checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y)
+    with pytest.raises(ValueError, match=r"config differs in lr \(saved 0.01, now 0.02\)"):
+        Trainer(_config(epochs=4, lr=0.02, checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y, resume=True)
+    with pytest.raises(ValueError, match=r"'fc0.W' has shape \(6, 8\) in checkpoint .* \(6, 9\) in the"):
+        Trainer(_config(epochs=4, checkpoint_dir=tmp_path)).fit(MLP([6, 9, 3]), X, y, resume=True)
+    history = Trainer(_config(epochs=4, checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y, resume=True)
+    assert [r.epoch for r in history.records] == [1, 2, 3, 4] and history.resumed_from_epoch == 2
+    with pytest.raises(ValueError, match=r"resume=True needs config\.checkpoint_dir"):
+        Trainer(_config()).fit(MLP([6, 8, 3]), X, y, resume=True)
+
+
+@pytest.mark.parametrize(("model", "X", "y", "message"), [
+    (MLP([6, 8, 3]), np.zeros((4, 5)), np.zeros(4, int), r"expects X of shape \(n, 6\), got \(4, 5\)"),
+    (MLP([6, 8, 3]), np.zeros((4, 6)), np.zeros(3, int), r"integer class labels of shape \(4,\)"),
+    (MLP([6, 8, 3]), np.zeros((4, 6)), np.zeros(4), r"integer class labels of shape \(4,\), got float64"),
+    (MLP([6, 8, 3]), np.zeros((4, 6)), np.array([0, 1, 2, 3]), r"\[0, 3\) .*max 3"),
+    (MLP([6, 8, 3]), np.full((4, 6), np.nan), np.zeros(4, int), "NaN or infinite"),
+    (MLP([6, 8, 3], batchnorm=True), np.zeros((17, 6)), np.zeros(17, int), "leaves a batch of 1"),
+])
+def test_bad_inputs_raise_value_errors(model, X, y, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(_config()).fit(model, X, y)
+
+
+def test_bad_targets_for_regression_and_validation_pairs():
+    X = np.zeros((4, 6), np.float32)
+    with pytest.raises(ValueError, match=r"shape \(4, 3\) for mse, got \(4,\)"):
+        Trainer(_config(loss="mse")).fit(MLP([6, 8, 3]), X, np.zeros(4))
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        Trainer(_config()).fit(MLP([6, 8, 3]), X, np.zeros(4, int), X_val=X)
+    with pytest.raises(TypeError, match="metadata must be JSON-able"):
+        Trainer(_config()).fit(MLP([6, 8, 3]), X, np.zeros(4, int), metadata={"f": print})
+
+
+def test_progress_bar_reports_epochs(capsys):
+    X, y = _blobs(n=40)
+    Trainer(_config(epochs=2, progress=True)).fit(MLP([6, 8, 3]), X, y)
+    assert "training" in capsys.readouterr().err
+
+
+def _hanzi_subset(root: Path, folders: range, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `per_class` BMPs of each folder, strokes thickened by a radius-1 Gaussian blur (the 1-pixel
+    strokes barely overlap between writers otherwise), ink scaled to 1 and paper to 0."""
+    from PIL import Image, ImageFilter
+
+    images, labels = [], []
+    for label, folder in enumerate(folders):
+        files = sorted((root / "train" / str(folder)).glob("*.bmp"), key=lambda p: int(p.stem))[:per_class]
+        for path in files:
+            with Image.open(path) as image:
+                blurred = image.convert("L").filter(ImageFilter.GaussianBlur(1))
+                images.append(1.0 - np.asarray(blurred, dtype=np.float32).reshape(-1) / 255.0)
+            labels.append(label)
+    return np.stack(images), np.array(labels)
+
+
+def test_real_hanzi_subset_above_90_percent(hanzi12_root: Path):
+    # Four classes (博 学 笃 志), 200 images each: held-out accuracy measured 0.94-0.975 over four splits.
+    # All twelve classes at 100 per class reach ~0.8 with this blur and 0.68-0.77 without (scikit-learn's
+    # MLPClassifier 0.72-0.77 without).
+    X, y = _hanzi_subset(hanzi12_root, range(1, 5), per_class=200)
+    assert X.shape == (800, 784) and X.min() >= 0.0 and X.max() <= 1.0
+    order = np.random.default_rng(0).permutation(len(X))
+    train, test = order[:600], order[600:]
+    model = MLP([784, 128, 4], seed=0)
+    Trainer(_config(epochs=15, batch_size=32, lr=1e-3)).fit(model, X[train], y[train])
+    _, accuracy = evaluate(model, X[test], y[test])
+    assert accuracy > 0.90
