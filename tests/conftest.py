@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# One BLAS thread: the suite's matrices are small, and two threads on a shared 2-core machine make small
+# products up to 10x slower. Set before NumPy loads its BLAS; a value the caller exported wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
