@@ -185,31 +185,28 @@ def test_progress_bar_reports_epochs(capsys):
     assert "training" in capsys.readouterr().err
 
 
-def _hanzi_subset(root: Path, folders: range, per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `per_class` BMPs of each folder, strokes thickened by a radius-1 Gaussian blur (the 1-pixel
-    strokes barely overlap between writers otherwise), ink scaled to 1 and paper to 0."""
-    from PIL import Image, ImageFilter
+def _hanzi_classes(root: Path, folders: range) -> tuple[np.ndarray, np.ndarray]:
+    """Every BMP of the given class folders as rows, ink scaled to 1 and paper to 0, with labels 0..k-1."""
+    from PIL import Image
 
     images, labels = [], []
     for label, folder in enumerate(folders):
-        files = sorted((root / "train" / str(folder)).glob("*.bmp"), key=lambda p: int(p.stem))[:per_class]
-        for path in files:
+        for path in sorted((root / "train" / str(folder)).glob("*.bmp"), key=lambda p: int(p.stem)):
             with Image.open(path) as image:
-                blurred = image.convert("L").filter(ImageFilter.GaussianBlur(1))
-                images.append(1.0 - np.asarray(blurred, dtype=np.float32).reshape(-1) / 255.0)
+                images.append(1.0 - np.asarray(image.convert("L"), dtype=np.float32).reshape(-1) / 255.0)
             labels.append(label)
     return np.stack(images), np.array(labels)
 
 
 def test_real_hanzi_subset_above_90_percent(hanzi12_root: Path):
-    # Four classes (博 学 笃 志), 200 images each: held-out accuracy measured 0.94-0.975 over four splits.
-    # All twelve classes at 100 per class reach ~0.8 with this blur and 0.68-0.77 without (scikit-learn's
-    # MLPClassifier 0.72-0.77 without).
-    X, y = _hanzi_subset(hanzi12_root, range(1, 5), per_class=200)
-    assert X.shape == (800, 784) and X.min() >= 0.0 and X.max() <= 1.0
+    # Four of the twelve classes (博 学 笃 志), all 560 images each, raw pixels: held-out accuracy measured
+    # 0.933-0.951 over three splits and seeds. (All twelve classes need the pipeline's shift augmentation to
+    # clear 90%: 0.85-0.88 without it; that is tested with the pipeline.)
+    X, y = _hanzi_classes(hanzi12_root, range(1, 5))
+    assert X.shape == (2240, 784) and X.min() >= 0.0 and X.max() <= 1.0
     order = np.random.default_rng(0).permutation(len(X))
-    train, test = order[:600], order[600:]
-    model = MLP([784, 128, 4], seed=0)
+    train, test = order[:1792], order[1792:]
+    model = MLP([784, 256, 4], dropout=0.2, seed=0)
     Trainer(_config(epochs=15, batch_size=32, lr=1e-3)).fit(model, X[train], y[train])
     _, accuracy = evaluate(model, X[test], y[test])
     assert accuracy > 0.90
