@@ -3,6 +3,7 @@
     <output>/models/versions/<run-name>/model.npz        every model ever promoted, never changed afterwards
     <output>/models/versions/<run-name>/promotion.json   the decision that promoted it (scores, reason, time)
     <output>/models/champion -> versions/<run-name>      relative symlink to the model in force
+    <output>/models/.promotion.lock                      serialises promotions
 
 The rule (`RULE`): the challenger replaces the champion when its validation accuracy is higher, or equal
 with a strictly lower validation loss (mean cross-entropy); on a full tie the champion stays. Both models are

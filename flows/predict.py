@@ -49,16 +49,18 @@ MAX_LISTED = 50  # problems listed one by one in the artifact
 
 def resolve_model(path: str | Path) -> Path:
     """The checkpoint file meant by `path`: a .npz itself, a run folder's checkpoints/best.npz, or a champion
-    or version folder's model.npz. Raises FileNotFoundError or ValueError naming the path."""
+    or version folder's model.npz; absolute, with symlinks such as `models/champion` or `latest` followed, so
+    a run names (and keeps reading) the version it started with. Raises FileNotFoundError or ValueError
+    naming the path."""
     path = Path(path).expanduser()
     if path.is_file():
         if path.suffix != ".npz":
             raise ValueError(f"model {path} is not a .npz checkpoint")
-        return path
+        return path.resolve()
     if path.is_dir():
         for candidate in (path / CHAMPION_MODEL, RunLayout.at(path).best):
             if candidate.is_file():
-                return candidate
+                return candidate.resolve()
         raise FileNotFoundError(f"model folder {path} holds neither {CHAMPION_MODEL} (a champion or version "
                                 "folder) nor checkpoints/best.npz (a run folder)")
     raise FileNotFoundError(f"model {path} does not exist")

@@ -63,12 +63,16 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 # ------------------------------------------------------------------------------------------------ model
 def test_resolve_model_accepts_a_checkpoint_a_run_folder_and_a_champion_folder(run_dir, tmp_path):
-    best = RunLayout.at(run_dir).best
+    best = RunLayout.at(run_dir).best.resolve()
     assert resolve_model(best) == best and resolve_model(run_dir) == best
-    champion = tmp_path / "champion"
-    champion.mkdir()
-    shutil.copy(best, champion / CHAMPION_MODEL)
-    assert resolve_model(champion) == champion / CHAMPION_MODEL
+    version = tmp_path / "versions" / "run-1"
+    version.mkdir(parents=True)
+    shutil.copy(best, version / CHAMPION_MODEL)
+    (tmp_path / "champion").symlink_to("versions/run-1")
+    (tmp_path / "latest").symlink_to(run_dir)
+    # Links are followed: the path names the version in use, whatever the link points to later.
+    assert resolve_model(tmp_path / "champion") == (version / CHAMPION_MODEL).resolve()
+    assert resolve_model(tmp_path / "latest") == best
 
 
 def test_resolve_model_names_what_is_wrong(tmp_path):
@@ -116,7 +120,7 @@ def test_predict_flow_writes_the_csv_and_the_accuracy_of_the_evaluation(digits, 
     clf = Classifier.from_checkpoint(RunLayout.at(run_dir).best)
     _, expected = clf.evaluate(digits.X_val, digits.y_val)
     assert summary.accuracy == expected and summary.n_images == len(digits.val)
-    assert summary.csv == out and summary.checkpoint == RunLayout.at(run_dir).best
+    assert summary.csv == out and summary.checkpoint == RunLayout.at(run_dir).best.resolve()
     assert len(summary.problems) == 2
 
     header, rows = read_csv(out)
