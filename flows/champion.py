@@ -172,8 +172,8 @@ def _judge(folder: Path | None, contender: Classifier, X_val: np.ndarray, y_val:
 
 
 def _check_run_name(run_name: str) -> None:
-    if not isinstance(run_name, str) or not run_name or run_name.startswith(".") or "/" in run_name \
-            or "\\" in run_name or "\0" in run_name:
+    plain = isinstance(run_name, str) and run_name and not run_name.startswith(".")
+    if not plain or any(c in run_name for c in "/\\\0"):
         raise ValueError(f"run_name must be a plain folder name (no '/', not starting with '.'), "
                          f"got {run_name!r}")
 

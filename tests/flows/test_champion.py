@@ -163,7 +163,7 @@ def test_a_failed_swap_keeps_the_champion_and_a_retry_succeeds(digits, models, t
 
 # ------------------------------------------------------------------------------------------ refusals
 def test_a_run_name_that_is_no_plain_folder_name_is_refused(digits, models, tmp_path):
-    for bad in ("", "../x", "a/b", ".hidden"):
+    for bad in ("", "../x", "a/b", "a\\b", ".hidden"):
         with pytest.raises(ValueError, match="plain folder name"):
             promote(models["weak"], digits, tmp_path, bad)
     assert not champion_link(tmp_path).exists()
