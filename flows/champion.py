@@ -1,0 +1,263 @@
+"""The champion: the one promoted model under <output>/models, replaced only by a strictly better challenger.
+
+    <output>/models/versions/<run-name>/model.npz        every model ever promoted, never changed afterwards
+    <output>/models/versions/<run-name>/promotion.json   the decision that promoted it (scores, reason, time)
+    <output>/models/champion -> versions/<run-name>      relative symlink to the model in force
+    <output>/models/.promotion.lock                      serialises promotions
+
+The rule (`RULE`): the challenger replaces the champion when its validation accuracy is higher, or equal
+with a strictly lower validation loss (mean cross-entropy); on a full tie the champion stays. Both models are
+scored on the same raw validation pixels, each through the normaliser stored in its own checkpoint. A champion
+trained on other classes or another image shape cannot be compared: it is replaced, and the reason says so.
+
+Promotion is atomic for readers: the version folder is written completely under a temporary name and renamed
+into place, then a new symlink made beside `models/champion` is moved over it with `os.replace` (one
+rename(2)). `models/champion` therefore always resolves to a complete model, the old one until the instant of
+the swap and the new one after it; old versions are kept. Concurrent promotions are serialised by a lock file
+(POSIX `flock`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import UUID
+
+import numpy as np
+from prefect.artifacts import create_markdown_artifact
+
+from flows.layout import CHAMPION_MODEL, champion_link, models_dir
+from flows.markup import Heading, Table, Text, to_markdown
+from mlp.data.atomic import write_bytes
+from mlp.inference import Classifier
+
+MODEL_PROMOTION = "model-promotion"  # the markdown artifact's key
+PROMOTION_RECORD = "promotion.json"
+RULE = ("the challenger is promoted when its validation accuracy is higher than the champion's, or equal "
+        "with a strictly lower validation loss; on a tie the champion stays")
+_LOCK = ".promotion.lock"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One promotion decision. `champion_*` describe the champion the challenger was measured against (None
+    when there was none, or for scores when it was incompatible); `champion_path` is the model file in force
+    after the decision (`models/versions/<run>/model.npz`)."""
+
+    promoted: bool
+    reason: str
+    challenger_accuracy: float
+    challenger_loss: float
+    champion_accuracy: float | None
+    champion_loss: float | None
+    champion_run: str | None
+    champion_path: Path
+    challenger_run: str
+    n_samples: int  # validation images both models were scored on
+
+
+def versions_dir(output_dir: str | Path) -> Path:
+    """`<output>/models/versions`: one folder per promoted run."""
+    return models_dir(output_dir) / "versions"
+
+
+def current_champion(output_dir: str | Path) -> Path | None:
+    """The version folder `models/champion` points to, or None when nothing was promoted yet.
+
+    Raises ValueError when `models/champion` exists but is not a symlink, FileNotFoundError when it points to
+    a folder without a model (both need a person: mlpflow never deletes a model it did not write)."""
+    link = champion_link(output_dir)
+    if not link.is_symlink():
+        if link.exists():
+            raise ValueError(f"{link} exists but is not a symlink; mlpflow keeps the champion as a link to "
+                             "versions/<run-name>: move it away and run again")
+        return None
+    target = link.resolve()
+    if not (target / CHAMPION_MODEL).is_file():
+        raise FileNotFoundError(f"{link} points to {target}, which holds no {CHAMPION_MODEL}; remove the "
+                                "link (the next promotion then starts afresh) or restore the folder")
+    return target
+
+
+def decide(challenger: tuple[float, float], champion: tuple[float, float]) -> tuple[bool, str]:
+    """Apply `RULE` to (accuracy, loss) pairs: (challenger wins, why)."""
+    (acc, loss), (champ_acc, champ_loss) = challenger, champion
+    if acc != champ_acc:
+        relation = ">" if acc > champ_acc else "<"
+        return acc > champ_acc, f"challenger accuracy {acc:.2%} {relation} champion {champ_acc:.2%}"
+    relation = "<" if loss < champ_loss else ">="
+    return loss < champ_loss, (f"equal accuracy {acc:.2%}; challenger loss {loss:.4f} {relation} "
+                               f"champion {champ_loss:.4f}")
+
+
+def incompatibility(champion: Classifier, challenger: Classifier) -> str | None:
+    """Why the two models cannot be compared on one validation set (other classes or image shape), or None."""
+    reasons = []
+    if champion.class_names != challenger.class_names:
+        reasons.append(f"classes {list(champion.class_names)} vs {list(challenger.class_names)}")
+    if champion.image_shape != challenger.image_shape:
+        reasons.append(f"image shape {champion.image_shape} vs {challenger.image_shape}")
+    return "; ".join(reasons) or None
+
+
+def promote_if_better(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, output_dir: Path,
+                      run_name: str) -> Promotion:
+    """Score the challenger checkpoint and the current champion on raw validation pixels X_val (n, h*w) with
+    labels y_val (n,), and promote the challenger under `run_name` when `RULE` says so (or when there is no
+    comparable champion). Nothing under `models/` changes when the champion stays or anything fails."""
+    challenger, output_dir = Path(challenger), Path(output_dir)
+    _check_run_name(run_name)
+    contender = Classifier.from_checkpoint(challenger)
+    X_val, y_val = _check_validation(X_val, y_val, contender)
+    loss, accuracy = contender.evaluate(X_val, y_val)
+    models = models_dir(output_dir)
+    models.mkdir(parents=True, exist_ok=True)
+    with _locked(models / _LOCK):
+        folder = current_champion(output_dir)
+        promoted, reason, champion_acc, champion_loss = _judge(folder, contender, X_val, y_val,
+                                                               (accuracy, loss))
+        in_force = versions_dir(output_dir).resolve() / run_name if promoted else folder
+        decision = Promotion(promoted=promoted, reason=reason, challenger_accuracy=accuracy,
+                             challenger_loss=loss, champion_accuracy=champion_acc,
+                             champion_loss=champion_loss, champion_run=folder.name if folder else None,
+                             champion_path=in_force / CHAMPION_MODEL, challenger_run=run_name,
+                             n_samples=len(y_val))
+        if promoted:
+            _install(challenger, decision)
+            _point_champion(champion_link(output_dir), run_name)
+    return decision
+
+
+def publish_promotion(promotion: Promotion) -> UUID:
+    """Markdown artifact `model-promotion`: the decision, both scores, the reason and the rule."""
+    p = promotion
+    verdict = (f"challenger {p.challenger_run} promoted" if p.promoted
+               else f"champion {p.champion_run} kept")
+    champion = (None, None) if p.champion_accuracy is None else (f"{p.champion_accuracy:.2%}",
+                                                                  f"{p.champion_loss:.4f}")
+    rows = [["challenger", p.challenger_run, f"{p.challenger_accuracy:.2%}", f"{p.challenger_loss:.4f}"],
+            ["champion", p.champion_run or "none", *champion]]
+    blocks = [Heading(1, f"Model promotion: {verdict}"),
+              Text(f"Reason: {p.reason}."),
+              Table(["model", "run", "validation accuracy", "validation loss"], rows),
+              Text(f"Scored on {p.n_samples} validation images, each model through its own saved "
+                   f"normaliser. Rule: {RULE}."),
+              Text(f"Champion model now: {p.champion_path}")]
+    return create_markdown_artifact(to_markdown(blocks, {}), key=MODEL_PROMOTION,
+                                    description=f"Promotion decision for run {p.challenger_run}")
+
+
+# ------------------------------------------------------------------------------------------------ internals
+def _judge(folder: Path | None, contender: Classifier, X_val: np.ndarray, y_val: np.ndarray,
+           score: tuple[float, float]) -> tuple[bool, str, float | None, float | None]:
+    """(promote, reason, champion accuracy, champion loss) against the champion in `folder` (None: none)."""
+    if folder is None:
+        return True, "no champion yet: the challenger becomes the first champion", None, None
+    incumbent = Classifier.from_checkpoint(folder / CHAMPION_MODEL)
+    problem = incompatibility(incumbent, contender)
+    if problem:
+        return True, f"champion {folder.name} cannot be compared ({problem}): replaced", None, None
+    champion_loss, champion_acc = incumbent.evaluate(X_val, y_val)
+    promoted, reason = decide(score, (champion_acc, champion_loss))
+    return promoted, reason, champion_acc, champion_loss
+
+
+def _check_run_name(run_name: str) -> None:
+    plain = isinstance(run_name, str) and run_name and not run_name.startswith(".")
+    if not plain or any(c in run_name for c in "/\\\0"):
+        raise ValueError(f"run_name must be a plain folder name (no '/', not starting with '.'), "
+                         f"got {run_name!r}")
+
+
+def _check_validation(X_val: np.ndarray, y_val: np.ndarray,
+                      model: Classifier) -> tuple[np.ndarray, np.ndarray]:
+    X_val, y_val = np.asarray(X_val), np.asarray(y_val)
+    n_pixels = model.image_shape[0] * model.image_shape[1]
+    if X_val.ndim != 2 or X_val.shape[1] != n_pixels or len(X_val) == 0:
+        raise ValueError(f"X_val must be raw pixels of shape (n > 0, {n_pixels}) for images "
+                         f"{model.image_shape}, got {X_val.shape}")
+    if y_val.shape != (len(X_val),):
+        raise ValueError(f"y_val must have shape ({len(X_val)},) to match X_val, got {y_val.shape}")
+    return X_val, y_val
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record(source: Path, digest: str, p: Promotion) -> bytes:
+    fields = asdict(p) | {"champion_path": str(p.champion_path), "source": str(source.resolve()),
+                          "sha256": digest, "rule": RULE,
+                          "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return json.dumps(fields, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _install(challenger: Path, p: Promotion) -> None:
+    """Write versions/<run>/ (model.npz, promotion.json) under a temporary name, then rename it into place.
+
+    A version folder left by an interrupted promotion of the very same model (same bytes) is reused; one
+    holding another model raises FileExistsError, since run names must be unique."""
+    dest = p.champion_path.parent
+    digest = _sha256(challenger)
+    if dest.exists():
+        existing = dest / CHAMPION_MODEL
+        if not (existing.is_file() and _sha256(existing) == digest):
+            raise FileExistsError(f"{dest} already holds another model; run names must be unique")
+        write_bytes(dest / PROMOTION_RECORD, _record(challenger, digest, p))
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.partial"
+    tmp.mkdir()
+    try:
+        shutil.copyfile(challenger, tmp / CHAMPION_MODEL)
+        (tmp / PROMOTION_RECORD).write_bytes(_record(challenger, digest, p))
+        for name in (CHAMPION_MODEL, PROMOTION_RECORD):
+            _fsync(tmp / name)
+        os.rename(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    _fsync(dest.parent)
+
+
+def _point_champion(link: Path, run_name: str) -> None:
+    """Swap `link` to versions/<run_name> in one rename: a temporary symlink moved over it."""
+    tmp = link.parent / f".{link.name}.{secrets.token_hex(4)}.tmp"
+    os.symlink(Path("versions") / run_name, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(link.parent)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,248 @@
+"""Predict the class of every image in a folder with a trained model: a Prefect flow and its command.
+
+    python flows/predict.py --model PATH --images DIR [--out predictions.csv]
+
+--model   a checkpoint (.npz); a run folder (its checkpoints/best.npz), e.g. artifacts/latest; or a champion
+          or version folder (its model.npz), e.g. artifacts/models/champion
+--images  one image, a flat folder, or class folders <label>/... (read recursively)
+--out     the CSV to write (default: predictions.csv in the current folder)
+
+The model applies the normaliser stored in its checkpoint to the raw pixels. The CSV has one row per usable
+image: path (relative to DIR), predicted_label (the class folder name), predicted_name (its display name) and
+probability (of the predicted class); when DIR has class folders also true_label (the folder the image sits
+in), and the accuracy over images in the model's class folders is logged and returned. Unreadable images and
+images of another size than the model's are listed (in the log and the `prediction-summary` artifact), not
+fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io as text_io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import flows  # noqa: F401  (applies mlpflow's Prefect settings: first, before prefect is imported)
+
+# isort: split
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.layout import CHAMPION_MODEL, RunLayout
+from flows.markup import Heading, Table, Text, to_markdown
+from mlp.data import io
+from mlp.data.atomic import write_bytes
+from mlp.data.dataset import LoadedImages
+from mlp.data.quality import Skipped, WrongSize
+from mlp.inference import Classifier
+from mlp.metrics import accuracy
+
+PREDICTION_SUMMARY = "prediction-summary"  # the markdown artifact's key
+COLUMNS = ("path", "predicted_label", "predicted_name", "probability")
+MAX_LISTED = 50  # problems listed one by one in the artifact
+
+
+def resolve_model(path: str | Path) -> Path:
+    """The checkpoint file meant by `path`: a .npz itself, a run folder's checkpoints/best.npz, or a champion
+    or version folder's model.npz; absolute, with symlinks such as `models/champion` or `latest` followed, so
+    a run names (and keeps reading) the version it started with. Raises FileNotFoundError or ValueError
+    naming the path."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        if path.suffix != ".npz":
+            raise ValueError(f"model {path} is not a .npz checkpoint")
+        return path.resolve()
+    if path.is_dir():
+        for candidate in (path / CHAMPION_MODEL, RunLayout.at(path).best):
+            if candidate.is_file():
+                return candidate.resolve()
+        raise FileNotFoundError(f"model folder {path} holds neither {CHAMPION_MODEL} (a champion or version "
+                                "folder) nor checkpoints/best.npz (a run folder)")
+    raise FileNotFoundError(f"model {path} does not exist")
+
+
+def describe(problem: Skipped | WrongSize) -> str:
+    """One line for a file left out of the predictions (or labelled -1)."""
+    if isinstance(problem, WrongSize):
+        (h, w), (eh, ew) = problem.shape, problem.expected
+        return f"{problem.path}: {h}x{w} pixels, the model takes {eh}x{ew}"
+    return f"{problem.path}: {problem.reason}"
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """n predicted images: paths (relative to the folder read), predicted (n,) class indices, probability
+    (n,) of the predicted class, y (n,) true class indices (-1 outside the model's classes) or None for
+    unlabelled images, the model's class and display names, and the files left out."""
+
+    paths: tuple[str, ...]
+    predicted: np.ndarray
+    probability: np.ndarray
+    y: np.ndarray | None
+    class_names: tuple[str, ...]
+    display_names: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """(n,) bool: rows whose true class is one of the model's."""
+        return np.zeros(len(self.paths), bool) if self.y is None else self.y >= 0
+
+    @property
+    def accuracy(self) -> float | None:
+        """Accuracy over the labelled rows; None when there are none."""
+        mask = self.labelled
+        return accuracy(self.y[mask], self.predicted[mask]) if mask.any() else None
+
+    def rows(self) -> list[dict[str, str]]:
+        """The CSV rows: `COLUMNS`, plus true_label (the image's class folder, "" at the top level) when the
+        images came from class folders."""
+        out = []
+        for path, k, p in zip(self.paths, self.predicted, self.probability, strict=True):
+            row = {"path": path, "predicted_label": self.class_names[k],
+                   "predicted_name": self.display_names[k], "probability": f"{p:.6f}"}
+            if self.y is not None:
+                row["true_label"] = path.split("/", 1)[0] if "/" in path else ""
+            out.append(row)
+        return out
+
+
+def classify(classifier: Classifier, images: LoadedImages) -> Predictions:
+    """Predict the images (X (n, h*w) raw pixels) with the classifier."""
+    proba = classifier.predict_proba(images.X)
+    predicted = proba.argmax(axis=1)
+    return Predictions(images.paths, predicted, proba[np.arange(len(predicted)), predicted], images.y,
+                       classifier.class_names, classifier.display_names,
+                       tuple(describe(p) for p in images.problems))
+
+
+def to_csv(predictions: Predictions) -> str:
+    """The predictions as CSV text with a header row."""
+    rows = predictions.rows()
+    columns = [*COLUMNS, "true_label"] if predictions.y is not None else list(COLUMNS)
+    buffer = text_io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def summary_markdown(predictions: Predictions, checkpoint: Path, images: Path, out: Path) -> str:
+    """The `prediction-summary` artifact: totals, accuracy, predictions per class and the files left out."""
+    p, n_classes = predictions, len(predictions.class_names)
+    counts = np.bincount(p.predicted, minlength=n_classes)
+    headers = ["label", "name", "predicted"]
+    rows = [[name, display, int(c)] for name, display, c in zip(p.class_names, p.display_names, counts,
+                                                                strict=True)]
+    lines = [f"{len(p.paths)} images from {images} predicted with {checkpoint}; CSV: {out}."]
+    if p.accuracy is not None:
+        mask = p.labelled
+        lines.append(f"Accuracy {p.accuracy:.2%} over {int(mask.sum())} images in class folders.")
+        truth = np.bincount(p.y[mask], minlength=n_classes)
+        right = np.bincount(p.y[mask & (p.y == p.predicted)], minlength=n_classes)
+        headers += ["images", "correct", "accuracy"]
+        for row, t, r in zip(rows, truth, right, strict=True):
+            row += [int(t), int(r), f"{r / t:.2%}" if t else None]
+    blocks = [Heading(1, "Predictions"), *(Text(line) for line in lines), Table(headers, rows)]
+    if p.problems:
+        shown = [[problem] for problem in p.problems[:MAX_LISTED]]
+        more = len(p.problems) - len(shown)
+        blocks += [Heading(2, f"{len(p.problems)} files left out or unlabelled"),
+                   Table(["file: reason"], shown), *([Text(f"... and {more} more.")] if more else [])]
+    return to_markdown(blocks, {})
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    """What a `predict` run did: the CSV written, the checkpoint used, images predicted, accuracy (None
+    without class folders) and the files listed as problems."""
+
+    csv: Path
+    checkpoint: Path
+    n_images: int
+    accuracy: float | None
+    problems: tuple[str, ...]
+
+
+# -------------------------------------------------------------------------------------------------- flow
+@task(cache_policy=NO_CACHE)
+def load_classifier(model: Path) -> Classifier:
+    """The model and its saved normaliser, from a checkpoint, run, champion or version folder."""
+    return Classifier.from_checkpoint(resolve_model(model))
+
+
+@task(cache_policy=NO_CACHE)
+def read_images(images: Path, classifier: Classifier) -> LoadedImages:
+    """Decode the images of the model's size; the rest are listed as problems."""
+    return io.load_images(images, image_shape=classifier.image_shape, class_names=classifier.class_names)
+
+
+@task(cache_policy=NO_CACHE)
+def predict_images(classifier: Classifier, images: LoadedImages) -> Predictions:
+    """Class, probability and (with class folders) true class of each image."""
+    return classify(classifier, images)
+
+
+@task(cache_policy=NO_CACHE)
+def write_predictions(predictions: Predictions, out: Path) -> Path:
+    """Write the CSV atomically."""
+    return write_bytes(out, to_csv(predictions).encode("utf-8"))
+
+
+@flow(name="predict")
+def predict(model: Path, images: Path, out: Path | None = None) -> PredictionSummary:
+    """Predict every image under `images` with `model` and write the CSV to `out` (default
+    ./predictions.csv)."""
+    logger = get_run_logger()
+    out = Path("predictions.csv") if out is None else Path(out)
+    classifier = load_classifier(model)
+    predictions = predict_images(classifier, read_images(images, classifier))
+    csv_path = write_predictions(predictions, out)
+    for problem in predictions.problems[:MAX_LISTED]:
+        logger.warning("left out: %s", problem)
+    if len(predictions.problems) > MAX_LISTED:
+        logger.warning("... and %d more files left out", len(predictions.problems) - MAX_LISTED)
+    if predictions.accuracy is not None:
+        logger.info("accuracy %.2f%% over %d images in class folders", 100 * predictions.accuracy,
+                    int(predictions.labelled.sum()))
+    create_markdown_artifact(summary_markdown(predictions, classifier.source, Path(images), csv_path),
+                             key=PREDICTION_SUMMARY, description=f"Predictions of {classifier.source}")
+    return PredictionSummary(csv_path, classifier.source, len(predictions.paths), predictions.accuracy,
+                             predictions.problems)
+
+
+# ----------------------------------------------------------------------------------------------- command
+def main(argv: Sequence[str] | None = None) -> PredictionSummary:
+    """The command line: check the paths (a bad one ends with a one-line error), run the flow, print where
+    the CSV is and the accuracy."""
+    parser = argparse.ArgumentParser(prog="python flows/predict.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, metavar="PATH",
+                        help="checkpoint, run folder or champion folder")
+    parser.add_argument("--images", type=Path, required=True, metavar="DIR",
+                        help="image, flat folder or class folders")
+    parser.add_argument("--out", type=Path, default=Path("predictions.csv"), metavar="CSV",
+                        help="CSV to write (default: predictions.csv)")
+    args = parser.parse_args(argv)
+    try:
+        resolve_model(args.model)
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(f"--model: {error}")
+    if not args.images.exists():
+        parser.error(f"--images: {args.images} does not exist")
+    if args.out.is_dir():
+        parser.error(f"--out: {args.out} is a folder; give a file name such as predictions.csv")
+    summary = predict(model=args.model, images=args.images, out=args.out)
+    scored = "" if summary.accuracy is None else f"; accuracy {summary.accuracy:.2%}"
+    left_out = f"; {len(summary.problems)} files left out (listed above)" if summary.problems else ""
+    print(f"{summary.n_images} predictions written to {summary.csv}{scored}{left_out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

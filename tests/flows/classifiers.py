@@ -1,0 +1,64 @@
+"""Real classifiers for the flow tests: tiny MLPs trained on the scikit-learn digits demo (not a test module).
+
+`digits_data` writes the demo as BMP class folders, ingests them like user data and splits them; a test then
+trains models of chosen quality on the training rows and scores them on the validation rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flows.demo_data import write_digits_demo
+from mlp import MLP, TrainConfig, Trainer, save_checkpoint
+from mlp.data import io
+from mlp.data.dataset import ImageDataset
+from mlp.data.transforms import fit_normalizer, stratified_split
+from mlp.inference import classifier_metadata
+
+
+@dataclass(frozen=True, eq=False)
+class DigitsData:
+    """The demo tree on disk, its ingested data set and a stratified split (row indices)."""
+
+    root: Path
+    dataset: ImageDataset
+    train: np.ndarray
+    val: np.ndarray
+
+    @property
+    def X_val(self) -> np.ndarray:
+        return self.dataset.X[self.val]
+
+    @property
+    def y_val(self) -> np.ndarray:
+        return self.dataset.y[self.val]
+
+
+def digits_data(folder: Path, val_fraction: float = 0.2) -> DigitsData:
+    """Write the digits demo under `folder`, ingest it and split it (seed 0)."""
+    root = write_digits_demo(folder / "demo")
+    dataset = io.read_dataset(io.ingest(root, folder / "digits.parquet").path)
+    rng = np.random.default_rng(0)
+    split = stratified_split(dataset.y, dataset.hashes, val_fraction=val_fraction, rng=rng)
+    return DigitsData(root, dataset, split.train, split.val)
+
+
+def train_checkpoint(data: DigitsData, path: Path, *, epochs: int, hidden: tuple[int, ...] = (32,),
+                     seed: int = 0, class_names: tuple[str, ...] | None = None) -> Path:
+    """Train an MLP [64, *hidden, 10] for `epochs` (0: left untrained) on the training rows and save it with
+    the classifier metadata at `path`; `class_names` overrides the data set's (to make a model of other
+    classes)."""
+    ds = data.dataset
+    X, y = ds.X[data.train], ds.y[data.train]
+    normalizer = fit_normalizer(X)
+    model = MLP([X.shape[1], *hidden, ds.n_classes], seed=seed)
+    if epochs:
+        config = TrainConfig(epochs=epochs, batch_size=32, seed=seed, progress=False)
+        Trainer(config).fit(model, normalizer.transform(X), y)
+    names = class_names or ds.class_names
+    metadata = classifier_metadata(normalizer, names, names if class_names else ds.display_names,
+                                   ds.image_shape)
+    return save_checkpoint(path, model, metadata=metadata | {"run_name": path.stem})
