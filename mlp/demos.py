@@ -1,4 +1,4 @@
-"""The seed design's regression demo, reusable by examples and flows: fit sin(2πx) on [0, 1]."""
+"""The seed design's regression demo, run by flows/sine_fit.py: fit sin(2πx) on [0, 1]."""
 
 from __future__ import annotations
 
