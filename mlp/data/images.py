@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 Shape = tuple[int, int]
 
@@ -76,6 +76,8 @@ def read_file(path: str | os.PathLike, resize: Shape | None = None) -> Decoded:
     digest = hashlib.sha256(data).hexdigest()
     try:
         pixels, source = decode_bytes(data, resize)
+    except UnidentifiedImageError:  # its message names Pillow's in-memory buffer, not the file
+        return Decoded(None, digest, None, "not a readable image: Pillow does not recognise its format")
     except DECODE_ERRORS as exc:
         return Decoded(None, digest, None, f"not a readable image: {type(exc).__name__}: {exc}")
     return Decoded(pixels, digest, source)
