@@ -54,6 +54,7 @@ def test_unreadable_files_are_returned_not_raised(tmp_path):
     for name in ("junk.bmp", "empty.bmp"):
         decoded = images.read_file(tmp_path / name)
         assert decoded.pixels is None and decoded.error.startswith("not a readable image")
+        assert "BytesIO" not in decoded.error  # the reason speaks of the file, not Pillow's buffer
     missing = images.read_file(tmp_path / "absent.bmp")
     assert missing.error.startswith("cannot read file")
 
