@@ -6,6 +6,7 @@ Pure path logic plus small atomic file operations; no Prefect here, so all of it
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from flows import settings
 from flows.layout import RunLayout, datasets_dir, latest_link
+from flows.params import PipelineParams
+from mlp.data.atomic import write_bytes
 
 DEMO_NAME = "digits"
 DATA_KINDS = ("given", "raw", "demo")  # --data-dir, data/raw/, the built-in digits demo
@@ -74,21 +77,34 @@ def make_run_name(data_name: str, now: datetime | None = None) -> str:
     return f"{(now or datetime.now()):%Y%m%d-%H%M%S}-{slug(data_name)}"
 
 
-def claim_run(output_dir: Path, name: str) -> RunLayout:
-    """Create ``output_dir/runs/<name>/`` (``<name>-2``, ``-3``, ... when taken) and return its layout.
+def claim_folder(parent: Path, name: str) -> Path:
+    """Create ``parent/<name>/`` (``<name>-2``, ``-3``, ... when taken) and return it.
 
     The folder is created exclusively, so two runs started in the same second never share one.
     """
-    runs = RunLayout.create(output_dir, name).root.parent
-    runs.mkdir(parents=True, exist_ok=True)
+    Path(parent).mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 1000):
-        candidate = name if attempt == 1 else f"{name}-{attempt}"
+        folder = Path(parent) / (name if attempt == 1 else f"{name}-{attempt}")
         try:
-            (runs / candidate).mkdir()
+            folder.mkdir()
         except FileExistsError:
             continue
-        return RunLayout.create(output_dir, candidate)
-    raise FileExistsError(f"no free run folder for {name!r} under {runs} after 999 attempts")
+        return folder
+    raise FileExistsError(f"no free folder for {name!r} under {parent} after 999 attempts")
+
+
+def claim_run(output_dir: Path, name: str) -> RunLayout:
+    """Create the run folder ``output_dir/runs/<name>/`` (see `claim_folder`) and return its layout."""
+    root = claim_folder(RunLayout.create(output_dir, name).root.parent, name)
+    return RunLayout.create(output_dir, root.name)
+
+
+def record_run(layout: RunLayout, params: PipelineParams, source: DataSource) -> Path:
+    """Write the run's params.json: its name, its data (root and how it was chosen) and its parameters."""
+    record = {"run_name": layout.name, "data": {"root": str(source.root), "kind": source.kind},
+              "parameters": params.model_dump(mode="json")}
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    return write_bytes(layout.params, text.encode("utf-8"))
 
 
 def dataset_path(output_dir: Path, root: Path) -> Path:

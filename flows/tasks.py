@@ -24,7 +24,15 @@ from flows.layout import RunLayout
 from flows.params import PipelineParams
 from flows.records import IngestSummary, quality_summary, read_history_csv, write_history_csv
 from flows.report import ReportData, write_report
-from flows.runs import DataSource, claim_run, dataset_path, point_latest, resolve_data, snapshot
+from flows.runs import (
+    DataSource,
+    claim_run,
+    dataset_path,
+    point_latest,
+    record_run,
+    resolve_data,
+    snapshot,
+)
 from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint
 from mlp.data import io
 from mlp.data import transforms as T
@@ -52,10 +60,6 @@ def train_config(params: PipelineParams, checkpoint_dir: Path) -> TrainConfig:
     )
 
 
-def _write_json(path: Path, value: object) -> Path:
-    return write_bytes(path, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
 @task(cache_policy=NO_CACHE)
 def prepare_data(data_dir: Path | None) -> DataSource:
     """Choose the data folder (writing the digits demo on first use) and say which one the run uses."""
@@ -70,9 +74,7 @@ def prepare_data(data_dir: Path | None) -> DataSource:
 def start_run(params: PipelineParams, source: DataSource, run_name: str) -> RunLayout:
     """Create the run folder (a fresh name if taken) and record the run's parameters in params.json."""
     layout = claim_run(params.output_dir, run_name)
-    record = {"run_name": layout.name, "data": {"root": str(source.root), "kind": source.kind},
-              "parameters": params.model_dump(mode="json")}
-    _write_json(layout.params, record)
+    record_run(layout, params, source)
     get_run_logger().info(f"Run {layout.name}: writing to {layout.root}")
     return layout
 
@@ -132,7 +134,7 @@ def fit_normalization(layout: RunLayout, mode: str) -> Path:
     ds = io.read_dataset(layout.dataset)
     normalizer = T.fit_normalizer(ds.X[io.load_arrays(layout.split)["train"]], mode)
     get_run_logger().info(f"Normalisation: {mode}, fitted on the training split")
-    return _write_json(layout.normalizer, normalizer.to_dict())
+    return write_bytes(layout.normalizer, (json.dumps(normalizer.to_dict()) + "\n").encode("utf-8"))
 
 
 @task(cache_policy=NO_CACHE)
