@@ -29,12 +29,13 @@ from prefect.runtime import flow_run  # noqa: E402
 
 from flows.layout import RunLayout  # noqa: E402
 from flows.params import PipelineParams, parse_args  # noqa: E402
-from flows.runs import StageTimer, make_run_name, resolve_data  # noqa: E402
+from flows.runs import StageTimer, make_run_name  # noqa: E402
 from flows.tasks import (  # noqa: E402
     augment_training_set,
     check_quality,
     evaluate_model,
     fit_normalization,
+    flow_run_name,
     ingest_images,
     mark_latest,
     prepare_data,
@@ -66,15 +67,7 @@ class PipelineResult:
     entered: float
 
 
-def run_name() -> str:
-    """The flow run's name, which also names the run folder: ``YYYYmmdd-HHMMSS-<data>``."""
-    params = flow_run.parameters.get("params", DEFAULTS)
-    if isinstance(params, dict):
-        params = PipelineParams(**params)
-    return make_run_name(resolve_data(params.data_dir).name)
-
-
-@flow(name="full-pipeline", flow_run_name=run_name)
+@flow(name="full-pipeline", flow_run_name=flow_run_name)
 def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
     """Train an MLP on folders of BMP images and write its checkpoints, report and artifacts."""
     entered = time.perf_counter()

@@ -33,6 +33,7 @@ import flows  # noqa: F401  (applies mlpflow's Prefect settings: first, before p
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.evaluation import Evaluation
@@ -45,6 +46,7 @@ from flows.tasks import (
     check_quality,
     evaluate_model,
     fit_normalization,
+    flow_run_name,
     ingest_images,
     prepare_data,
     shuffle_training_set,
@@ -149,13 +151,13 @@ class SweepResult:
     rows: list[dict[str, Any]]
 
 
-@flow(name="sweep", task_runner=ThreadPoolTaskRunner(max_workers=2))
+@flow(name="sweep", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=2))
 def sweep(params: PipelineParams = DEFAULTS, configs: list[str] | None = None) -> SweepResult:
     """Train each configuration on the same split, concurrently, and publish one comparison table."""
     chosen = configurations(params, configs)
     params = params.model_copy(update={"output_dir": params.output_dir.resolve()})
     source = prepare_data(params.data_dir)
-    root = claim_folder(params.output_dir / "sweeps", make_run_name(source.name))
+    root = claim_folder(params.output_dir / "sweeps", flow_run.name or make_run_name(source.name))
     shared = RunLayout.at(root / "shared")
     shared.root.mkdir()
     ingest = ingest_images(source, shared, params.output_dir)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from flows import artifacts
 from flows.champion import Promotion, promote_if_better, publish_promotion
@@ -28,6 +29,7 @@ from flows.runs import (
     DataSource,
     claim_run,
     dataset_path,
+    make_run_name,
     point_latest,
     record_run,
     resolve_data,
@@ -49,6 +51,14 @@ def stage_rng(seed: int, stage: str) -> np.random.Generator:
     if stage not in STREAMS:
         raise ValueError(f"unknown random stage {stage!r}; valid: {', '.join(STREAMS)}")
     return np.random.default_rng([seed, STREAMS[stage]])
+
+
+def flow_run_name() -> str:
+    """A flow run's name, which also names its folder: ``YYYYmmdd-HHMMSS-<data>`` (from its parameters)."""
+    params = flow_run.parameters.get("params", PipelineParams())
+    if isinstance(params, dict):
+        params = PipelineParams(**params)
+    return make_run_name(resolve_data(params.data_dir).name)
 
 
 def train_config(params: PipelineParams, checkpoint_dir: Path) -> TrainConfig:

@@ -82,6 +82,8 @@ def test_the_pipeline_completes_and_writes_every_file(hanzi_runs):
     assert sorted(p.name for p in result.layout.figures.iterdir()) == [
         "confusion.png", "curves.png", "misclassified.png", "per_class.png"]
     assert result.report == result.layout.report_html
+    with get_client(sync_client=True) as client:  # the flow run and its folder share one name
+        assert client.read_flow_run(first.state_details.flow_run_id).name == result.layout.name
     assert latest_link(params.output_dir).resolve() == second.result().layout.root.resolve()
     assert list(result.stage_seconds)[:3] == ["data", "ingest", "quality report"]
 
