@@ -140,17 +140,17 @@ def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
     assert all(r["path"].startswith("test/") and 0 < float(r["probability"]) <= 1 for r in rows)
 
 
-def test_the_digits_demo_is_written_once_and_used_without_a_data_dir(tmp_path, monkeypatch):
+def test_the_command_uses_the_digits_demo_without_a_data_dir(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(settings, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
     monkeypatch.setattr(settings, "DEMO_DIR", tmp_path / "data" / "demo")
-    params = PipelineParams(output_dir=tmp_path / "out", epochs=2, hidden=(64,))
-    state = full_pipeline(params, return_state=True)
-    assert state.is_completed()
-    result = state.result()
+    result = main(["--output-dir", str(tmp_path / "out"), "--epochs", "2", "--hidden", "64"])
     assert result.layout.name.endswith("-digits") and (tmp_path / "data" / "demo" / "labels.txt").is_file()
     assert len(io.read_dataset(result.layout.dataset)) == 1797
     assert result.val_accuracy > 0.8  # two epochs already separate the digits
-    assert result.report.is_file()
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (f"Validation accuracy {result.val_accuracy:.2%} (best epoch {result.best_epoch}); "
+                    f"report: {result.report}")
+    assert result.report.is_file() and result.report.is_absolute()
 
 
 def test_bad_flags_end_with_one_line_naming_the_flag(capsys):
