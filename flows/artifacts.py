@@ -6,10 +6,17 @@ dashes (Prefect requires ``^[a-z0-9-]*$``), so each one is listed on the UI's Ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 
 from flows.markup import data_uri
 from flows.quality_view import quality_rows
@@ -20,6 +27,7 @@ DATA_QUALITY = "data-quality"
 EPOCH_HISTORY = "epoch-history"
 PER_CLASS_ACCURACY = "per-class-accuracy"
 MODEL_CHECKPOINT = "model-checkpoint"
+TRAINING_PROGRESS = "training-progress"
 
 
 def publish_training_report(data: ReportData, files: ReportFiles) -> UUID:
@@ -30,10 +38,15 @@ def publish_training_report(data: ReportData, files: ReportFiles) -> UUID:
     )
 
 
-def publish_data_quality(data: ReportData) -> UUID:
-    """Table artifact `data-quality`: the quality dict as rows {section, item, value}, with display names."""
-    rows = quality_rows(data.quality, data.class_names, data.display_names)
-    return create_table_artifact(rows, key=DATA_QUALITY, description=f"Data quality of {data.run_name}")
+def publish_data_quality(
+    quality: Mapping[str, Any], class_names: Sequence[str], display_names: Sequence[str], run_name: str
+) -> UUID:
+    """Table artifact `data-quality`: the quality dict as rows {section, item, value}, with display names.
+
+    Published as soon as the data is checked, before training, so it is there even when training fails.
+    """
+    rows = quality_rows(quality, class_names, display_names)
+    return create_table_artifact(rows, key=DATA_QUALITY, description=f"Data quality of {run_name}")
 
 
 def publish_epoch_history(data: ReportData) -> UUID:
@@ -68,10 +81,21 @@ def publish_checkpoint(path: Path, note: str = "") -> UUID:
 
 
 def publish_report_artifacts(data: ReportData, files: ReportFiles) -> dict[str, UUID]:
-    """All four report artifacts at once: training-report, data-quality, epoch-history, per-class-accuracy."""
+    """The report's artifacts at once: training-report, epoch-history, per-class-accuracy (data-quality is
+    published earlier, by `publish_data_quality`)."""
     return {
         TRAINING_REPORT: publish_training_report(data, files),
-        DATA_QUALITY: publish_data_quality(data),
         EPOCH_HISTORY: publish_epoch_history(data),
         PER_CLASS_ACCURACY: publish_per_class_accuracy(data),
     }
+
+
+def start_training_progress(run_name: str, epochs: int) -> UUID:
+    """Progress artifact `training-progress` at 0%; move it on with `update_training_progress`."""
+    description = f"Training {run_name}: {epochs} epochs"
+    return create_progress_artifact(0.0, key=TRAINING_PROGRESS, description=description)
+
+
+def update_training_progress(artifact_id: UUID, epoch: int, epochs: int) -> None:
+    """Set the `training-progress` artifact to epoch/epochs, in percent."""
+    update_progress_artifact(artifact_id, 100.0 * epoch / epochs)

@@ -18,8 +18,12 @@ from pydantic import BaseModel, ConfigDict, DirectoryPath, Field, PositiveInt, V
 # offer and check them; the library's own tables validate them again.
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"]
 Optimizer = Literal["sgd", "adam", "adamw"]
+Schedule = Literal["constant", "step", "cosine"]
+Normalization = Literal["per_pixel", "global", "unit"]
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 
 
 class PipelineParams(BaseModel):
@@ -41,9 +45,22 @@ class PipelineParams(BaseModel):
     )
     optimizer: Optimizer = Field("adam", description="optimiser")
     lr: float = Field(1e-3, gt=0, allow_inf_nan=False, description="learning rate")
+    schedule: Schedule = Field("cosine", description="learning-rate schedule over the epochs")
+    label_smoothing: float = Field(
+        0.1, ge=0, lt=1, allow_inf_nan=False,
+        description="cross-entropy label smoothing; it keeps the validation loss, which picks the best "
+        "checkpoint, in step with the validation accuracy",
+    )
     epochs: int = Field(30, ge=1, description="passes over the training set")
     batch_size: int = Field(64, ge=1, description="samples per gradient step")
-    augment: bool = Field(True, description="random shifts of the training images")
+    normalization: Normalization = Field(
+        "per_pixel", description="pixel scaling fitted on the training split: per_pixel (mean 0, std 1 per "
+        "pixel), global (one mean and std), unit (x/255 only)",
+    )
+    augment: bool = Field(
+        True, description="add each training image shifted by 1 pixel up, down, left and right (5x images)"
+    )
+    shuffle: bool = Field(True, description="shuffle the training set, and again every epoch")
     val_fraction: float = Field(
         0.2, gt=0, lt=1, allow_inf_nan=False, description="fraction of each class held out for validation"
     )

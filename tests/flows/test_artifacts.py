@@ -18,10 +18,11 @@ from flows.artifacts import (
     PER_CLASS_ACCURACY,
     TRAINING_REPORT,
     publish_checkpoint,
+    publish_data_quality,
     publish_report_artifacts,
 )
 from flows.report import SECTIONS, write_report
-from tests.flows.report_samples import sample_report
+from tests.flows.report_samples import FOLDERS, NAMES, QUALITY, sample_report
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 @flow
 def _publish(run_dir: Path, checkpoint: Path) -> None:
     data = sample_report()
+    publish_data_quality(QUALITY, FOLDERS, NAMES, data.run_name)
     publish_report_artifacts(data, write_report(data, run_dir))
     publish_checkpoint(checkpoint, note="Best epoch 2, validation accuracy 90.00%.")
 

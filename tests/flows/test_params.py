@@ -9,7 +9,21 @@ from prefect import flow
 from prefect.exceptions import ParameterTypeError
 from pydantic import ValidationError
 
-from flows.params import ACTIVATIONS, OPTIMIZERS, PipelineParams, build_parser, flag, parse_args, valid_values
+from flows.params import (
+    ACTIVATIONS,
+    NORMALIZATIONS,
+    OPTIMIZERS,
+    SCHEDULES,
+    PipelineParams,
+    build_parser,
+    flag,
+    parse_args,
+    valid_values,
+)
+from mlp.activations import ACTIVATIONS as LIBRARY_ACTIVATIONS
+from mlp.data.transforms import NORMALIZERS
+from mlp.optim import OPTIMIZERS as LIBRARY_OPTIMIZERS
+from mlp.optim import SCHEDULES as LIBRARY_SCHEDULES
 
 PROG = "full_pipeline.py"
 DEFAULTS = PipelineParams()
@@ -47,8 +61,12 @@ def test_no_arguments_give_the_defaults():
         (["--lr", "3e-4"], "lr", 3e-4),
         (["--epochs", "1"], "epochs", 1),
         (["--batch-size", "256"], "batch_size", 256),
+        (["--schedule", "step"], "schedule", "step"),
+        (["--label-smoothing", "0"], "label_smoothing", 0.0),
+        (["--normalization", "unit"], "normalization", "unit"),
         (["--augment"], "augment", True),
         (["--no-augment"], "augment", False),
+        (["--no-shuffle"], "shuffle", False),
         (["--val-fraction", "0.1"], "val_fraction", 0.1),
         (["--seed", "42"], "seed", 42),
         (["--output-dir", "out/runs"], "output_dir", Path("out/runs")),
@@ -84,6 +102,8 @@ def test_data_dir_must_exist(tmp_path, capsys):
         (["--epochs", "2.5"], "--epochs: must be an integer >= 1 (got 2.5)"),
         (["--batch-size", "0"], "--batch-size: must be an integer >= 1 (got 0)"),
         (["--seed", "-3"], "--seed: must be an integer >= 0 (got -3)"),
+        (["--label-smoothing", "1"], "--label-smoothing: must be a finite number in [0, 1) (got 1)"),
+        (["--schedule", "linear"], "--schedule: must be one of constant, step, cosine (got linear)"),
         (["--activation", "swish"], f"{ACTIVATION} (got swish)"),
         (["--optimizer", "rmsprop"], "--optimizer: must be one of sgd, adam, adamw (got rmsprop)"),
         (["--hidden", "0"], f"{HIDDEN} (got 0)"),
@@ -113,7 +133,9 @@ def test_help_shows_every_flag_with_its_default(capsys):
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
     for name in PipelineParams.model_fields:
         assert flag(name) in text
-    for shown in ["500", "relu", "0.2", "adam", "0.001", "30", "64", "--augment", "0", "artifacts"]:
+    shown_defaults = ["500", "relu", "0.2", "adam", "0.001", "cosine", "0.1", "30", "64", "per_pixel",
+                      "--augment", "--shuffle", "0", "artifacts"]
+    for shown in shown_defaults:
         assert f"(default: {shown})" in text
     assert "--no-augment" in text and "digits demo" in text
 
@@ -126,6 +148,8 @@ def test_build_parser_flags_match_the_model():
 def test_names_are_the_libraries_lists():
     assert ACTIVATIONS == ("relu", "leaky_relu", "tanh", "sigmoid", "gelu")
     assert OPTIMIZERS == ("sgd", "adam", "adamw")
+    assert set(ACTIVATIONS) == set(LIBRARY_ACTIVATIONS) and set(OPTIMIZERS) == set(LIBRARY_OPTIMIZERS)
+    assert set(SCHEDULES) == set(LIBRARY_SCHEDULES) and set(NORMALIZATIONS) == set(NORMALIZERS)
 
 
 def test_model_is_frozen_and_strict_about_names():

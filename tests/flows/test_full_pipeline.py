@@ -1,0 +1,170 @@
+"""The main job end to end, on real data: a hanzi12 subset (run twice) and the digits demo, read back from
+the files written and through the Prefect client; and the command line's one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows import settings
+from flows.full_pipeline import PROG, full_pipeline, main
+from flows.layout import champion_link, latest_link
+from flows.params import PipelineParams
+from flows.records import read_history_csv
+from mlp.data import io
+from mlp.inference import Classifier
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+REPO = Path(__file__).resolve().parents[2]
+PER_CLASS = 25  # training images copied from each hanzi12 class
+N_TEST = 4  # unlabelled images copied into test/
+TINY = {"hidden": (32,), "epochs": 3, "batch_size": 32}  # the plumbing, not the accuracy
+KEYS = {"training-report", "data-quality", "epoch-history", "per-class-accuracy", "training-progress",
+        "model-checkpoint", "model-promotion"}
+
+
+def _artifacts(state) -> dict:
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as client:
+        return {a.key: a for a in client.read_artifacts(flow_run_filter=run_filter)}
+
+
+def _quality_value(artifacts: dict, item: str):
+    rows = json.loads(artifacts["data-quality"].data)
+    return next(row["value"] for row in rows if row["section"] == "summary" and row["item"] == item)
+
+
+@pytest.fixture(scope="module")
+def hanzi_subset(hanzi12_root, tmp_path_factory) -> Path:
+    """The first PER_CLASS images of every hanzi12 class, labels.txt, and N_TEST others in a flat test/."""
+    root = tmp_path_factory.mktemp("hanzi12-subset")
+    for folder in sorted((hanzi12_root / "train").iterdir()):
+        files = sorted(folder.glob("*.bmp"), key=lambda p: int(p.stem))
+        (root / "train" / folder.name).mkdir(parents=True)
+        for file in files[:PER_CLASS]:
+            shutil.copy2(file, root / "train" / folder.name / file.name)
+        if int(folder.name) <= N_TEST:
+            (root / "test").mkdir(exist_ok=True)
+            shutil.copy2(files[-1], root / "test" / f"{folder.name}-{files[-1].name}")
+    shutil.copy2(hanzi12_root / "labels.txt", root / "labels.txt")
+    return root
+
+
+@pytest.fixture(scope="module")
+def hanzi_runs(hanzi_subset, tmp_path_factory):
+    """Two runs of the same parameters on the unchanged subset; the shared Parquet's mtime after the first."""
+    params = PipelineParams(data_dir=hanzi_subset, output_dir=tmp_path_factory.mktemp("out"), **TINY)
+    first = full_pipeline(params, return_state=True)
+    shared = next((params.output_dir / "datasets").glob("*.parquet"))
+    mtime = shared.stat().st_mtime_ns
+    second = full_pipeline(params, return_state=True)
+    return params, first, second, mtime
+
+
+def test_the_pipeline_completes_and_writes_every_file(hanzi_runs):
+    params, first, second, _ = hanzi_runs
+    assert first.is_completed() and second.is_completed()
+    result = first.result()
+    layout_files = [f.name for f in dataclasses.fields(result.layout)]
+    missing = [name for name in layout_files if not getattr(result.layout, name).exists()]
+    assert missing == []
+    assert sorted(p.name for p in result.layout.figures.iterdir()) == [
+        "confusion.png", "curves.png", "misclassified.png", "per_class.png"]
+    assert result.report == result.layout.report_html
+    with get_client(sync_client=True) as client:  # the flow run and its folder share one name
+        assert client.read_flow_run(first.state_details.flow_run_id).name == result.layout.name
+    assert latest_link(params.output_dir).resolve() == second.result().layout.root.resolve()
+    assert list(result.stage_seconds)[:3] == ["data", "ingest", "quality report"]
+
+
+def test_artifacts_read_back_with_display_names(hanzi_runs):
+    _, first, _, _ = hanzi_runs
+    artifacts = _artifacts(first)
+    assert set(artifacts) == KEYS
+    per_class = json.loads(artifacts["per-class-accuracy"].data)
+    assert [row["folder"] for row in per_class] == [str(k) for k in range(1, 13)]
+    assert [row["name"] for row in per_class] == list("博学笃志切问近思自由无用")
+    assert sum(row["samples"] for row in per_class) == 12 * 5  # 20% of 25 per class
+    history = json.loads(artifacts["epoch-history"].data)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert artifacts["training-progress"].type == "progress" and artifacts["training-progress"].data == 100.0
+    report = artifacts["training-report"].data
+    assert "## Best epoch" in report and report.count("](data:image/png;base64,") == 4
+    assert str(first.result().layout.best.resolve()) in artifacts["model-checkpoint"].data
+    assert _quality_value(artifacts, "files_decoded_now") == 12 * PER_CLASS + N_TEST
+    rows = json.loads(artifacts["data-quality"].data)
+    assert {"section": "train_images_per_class", "item": "1 博", "value": PER_CLASS} in rows
+
+
+def test_a_second_run_on_unchanged_data_decodes_nothing(hanzi_runs):
+    params, first, second, mtime = hanzi_runs
+    assert _quality_value(_artifacts(second), "files_decoded_now") == 0
+    shared = next((params.output_dir / "datasets").glob("*.parquet"))
+    assert shared.stat().st_mtime_ns == mtime  # not rewritten
+    a, b = first.result().layout, second.result().layout
+    assert a.root != b.root and a.dataset.read_bytes() == b.dataset.read_bytes()
+
+
+def test_the_same_run_again_keeps_the_champion(hanzi_runs):
+    params, first, second, _ = hanzi_runs
+    assert first.result().promoted and not second.result().promoted  # equal scores: the champion stays
+    assert champion_link(params.output_dir).resolve().name == first.result().layout.name
+    assert "model-promotion" in _artifacts(second)
+
+
+def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
+    _, first, _, _ = hanzi_runs
+    result = first.result()
+    layout = result.layout
+    metrics = json.loads(layout.metrics.read_text(encoding="utf-8"))
+    best = next(r for r in read_history_csv(layout.history) if r["epoch"] == metrics["best_epoch"])
+    val = io.load_arrays(layout.val_data)
+    _, accuracy = Classifier.from_checkpoint(layout.best).evaluate(val["X"], val["y"])
+    assert metrics["validation"]["accuracy"] == pytest.approx(best["val_accuracy"]) == pytest.approx(accuracy)
+    assert result.val_accuracy == metrics["validation"]["accuracy"] > 1 / 12  # better than chance
+    with open(layout.test_predictions, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == N_TEST
+    assert list(rows[0]) == ["path", "predicted_label", "predicted_name", "probability"]
+    assert all(r["path"].startswith("test/") and 0 < float(r["probability"]) <= 1 for r in rows)
+
+
+def test_the_command_uses_the_digits_demo_without_a_data_dir(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(settings, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
+    monkeypatch.setattr(settings, "DEMO_DIR", tmp_path / "data" / "demo")
+    result = main(["--output-dir", str(tmp_path / "out"), "--epochs", "2", "--hidden", "64"])
+    assert result.layout.name.endswith("-digits") and (tmp_path / "data" / "demo" / "labels.txt").is_file()
+    assert len(io.read_dataset(result.layout.dataset)) == 1797
+    assert result.val_accuracy > 0.8  # two epochs already separate the digits
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (f"Validation accuracy {result.val_accuracy:.2%} (best epoch {result.best_epoch}); "
+                    f"report: {result.report}")
+    assert result.report.is_file() and result.report.is_absolute()
+
+
+def test_bad_flags_end_with_one_line_naming_the_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--epochs", "0", "--hidden", "64"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"{PROG}: error: --epochs: must be an integer >= 1 (got 0)")
+
+
+def test_the_script_runs_from_a_checkout(tmp_path):
+    env = {**os.environ, "PYTHONPATH": ""}
+    done = subprocess.run([sys.executable, "flows/full_pipeline.py", "--lr", "-1"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    message = f"{PROG}: error: --lr: must be a finite number > 0 (got -1)"
+    assert done.stderr.strip().splitlines()[-1] == message

@@ -1,0 +1,115 @@
+"""The sweep: its configurations and comparison files by hand, and one small real sweep read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows.params import PipelineParams
+from flows.sweep import (
+    COLUMNS,
+    PROG,
+    SWEEP_COMPARISON,
+    VARIANTS,
+    comparison_csv,
+    comparison_markdown,
+    configurations,
+    describe_changes,
+    main,
+    ranked,
+    sweep,
+)
+from mlp.data import io
+from tests.data_trees import clean_root
+
+ROWS = [
+    dict(zip(COLUMNS, values, strict=True))
+    for values in [
+        ("no-augment", "augment=False", 0.9, 0.3, 2, 40, 1.5),
+        ("default", "base", 0.95, 0.2, 3, 200, 4.0),
+        ("no-dropout", "dropout=0.0", 0.95, 0.1, 3, 200, 3.0),
+    ]
+]
+
+
+def test_each_variant_changes_its_own_fields_of_the_base():
+    base = PipelineParams(epochs=5, lr=0.01)
+    configs = configurations(base)
+    assert list(configs) == list(VARIANTS)
+    assert configs["default"] == base
+    assert configs["hidden-512-256"].hidden == (512, 256) and configs["hidden-512-256"].epochs == 5
+    assert configs["no-normalisation"].normalization == "unit"
+    assert (configs["no-shuffle"].shuffle, configs["no-augment"].augment) == (False, False)
+    for name, params in configs.items():
+        changed = {k for k, v in params.model_dump().items() if v != getattr(base, k)}
+        assert changed == set(VARIANTS[name]), name
+
+
+def test_configurations_keep_the_table_order_and_refuse_unknown_names():
+    assert list(configurations(PipelineParams(), ["no-shuffle", "default"])) == ["default", "no-shuffle"]
+    message = r"unknown sweep configurations \['wide'\]; valid: default, hidden-100,"
+    with pytest.raises(ValueError, match=message):
+        configurations(PipelineParams(), ["default", "wide"])
+    with pytest.raises(ValueError, match="valid: default"):
+        configurations(PipelineParams(), [])
+
+
+def test_changes_in_words():
+    assert describe_changes("default") == "base"
+    assert describe_changes("hidden-512-256") == "hidden=512,256"
+    assert describe_changes("no-dropout") == "dropout=0.0"
+
+
+def test_ranked_best_accuracy_first_then_lowest_loss():
+    assert [r["config"] for r in ranked(ROWS)] == ["no-dropout", "default", "no-augment"]
+
+
+def test_comparison_files():
+    rows = list(csv.DictReader(comparison_csv(ROWS).splitlines()))
+    assert list(rows[0]) == list(COLUMNS) and rows[1]["val_accuracy"] == "0.95"
+    text = comparison_markdown(ROWS, "Sweep x")
+    assert text.startswith("# Sweep x\n\n| config | changes | validation accuracy |")
+    assert "| no-augment | augment=False | 90.00% | 0.3 | 2 | 40 | 1.5 |" in text
+
+
+def test_bad_configs_flag_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--configs", "default,wide"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"{PROG}: error: --configs: unknown sweep configurations ['wide']")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_sweep_trains_each_configuration_on_one_split(tmp_path):
+    root = tmp_path / "data"
+    clean_root(root, per_class=10, classes=("1", "2", "10"))
+    params = PipelineParams(data_dir=root, output_dir=tmp_path / "out", hidden=(16,), epochs=2, batch_size=8)
+    state = sweep(params, ["default", "no-augment", "hidden-100"], return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert result.root.parent == tmp_path / "out" / "sweeps"
+    assert sorted(r["config"] for r in result.rows) == ["default", "hidden-100", "no-augment"]
+    by_name = {r["config"]: r for r in result.rows}
+    assert by_name["default"]["train_images"] == 5 * by_name["no-augment"]["train_images"] == 5 * 24
+    val = io.load_arrays(result.root / "shared" / "data" / "val.npz")["y"]
+    for name in by_name:
+        metrics = json.loads((result.root / name / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["validation"]["n"] == len(val) == 6  # one validation set for all
+        assert metrics["validation"]["accuracy"] == by_name[name]["val_accuracy"]
+        assert (result.root / name / "checkpoints" / "best.npz").is_file()
+    with open(result.csv, newline="", encoding="utf-8") as handle:
+        assert [r["config"] for r in csv.DictReader(handle)] == [r["config"] for r in result.rows]
+    lines = result.markdown.read_text(encoding="utf-8").splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 5  # header, separator, three rows
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(flow_run_filter=run_filter)
+    artifacts = [a for a in artifacts if a.key == SWEEP_COMPARISON]
+    assert len(artifacts) == 1
+    assert [r["config"] for r in json.loads(artifacts[0].data)] == [r["config"] for r in result.rows]

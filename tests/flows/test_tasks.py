@@ -1,0 +1,156 @@
+"""The data stages as plain functions (`task.fn`): start, ingest, split, normalisation, augment, shuffle.
+
+The stages that publish artifacts (quality, training, report, promotion) need a flow run: they are tested
+in `test_full_pipeline.py`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from prefect.logging import disable_run_logger
+
+from flows.params import PipelineParams
+from flows.tasks import (
+    augment_training_set,
+    fit_normalization,
+    ingest_images,
+    prepare_data,
+    shuffle_training_set,
+    split_data,
+    stage_rng,
+    start_run,
+    train_config,
+)
+from mlp.data import io
+from tests.data_trees import SHAPE, clean_root, glyph, save_1bit
+
+CLASSES = ("1", "2", "10")
+
+
+@pytest.fixture(autouse=True)
+def _no_run_logger():
+    with disable_run_logger():
+        yield
+
+
+@pytest.fixture
+def run(tmp_path):
+    """A data root of 10 images in each of 3 classes, its run folder, and the ingested data set."""
+    root = tmp_path / "data"
+    clean_root(root, per_class=10, classes=CLASSES)
+    params = PipelineParams(data_dir=root, output_dir=tmp_path / "out")
+    source = prepare_data.fn(params.data_dir)
+    layout = start_run.fn(params, source, "20261127-104512-data")
+    return params, source, layout, ingest_images.fn(source, layout, params.output_dir)
+
+
+def test_start_run_records_the_parameters(run):
+    params, source, layout, _ = run
+    record = json.loads(layout.params.read_text(encoding="utf-8"))
+    assert record["run_name"] == layout.name == "20261127-104512-data"
+    assert record["data"] == {"root": str(source.root), "kind": "given"}
+    assert PipelineParams(**record["parameters"]) == params
+
+
+def test_ingest_reuses_unchanged_images_and_snapshots_the_data_set(run):
+    params, source, layout, first = run
+    assert (first.n_images, first.n_decoded, first.rewritten) == (30, 30, True)
+    assert first.parquet.parent == params.output_dir / "datasets"
+    second = ingest_images.fn(source, layout, params.output_dir)
+    assert (second.n_decoded, second.rewritten, second.parquet) == (0, False, first.parquet)
+    assert io.read_dataset(layout.dataset).X.shape == (30, SHAPE[0] * SHAPE[1])
+
+
+def test_split_is_stratified_disjoint_seeded_and_saves_raw_validation_pixels(run):
+    _, _, layout, _ = run
+    split_data.fn(layout, 0.2, seed=0)
+    split = io.load_arrays(layout.split)
+    ds = io.read_dataset(layout.dataset)
+    assert sorted([*split["train"], *split["val"]]) == list(range(30))
+    assert np.bincount(ds.y[split["val"]]).tolist() == [2, 2, 2]  # 20% of 10 per class
+    val = io.load_arrays(layout.val_data)
+    assert np.array_equal(val["X"], ds.X[split["val"]]) and np.array_equal(val["y"], ds.y[split["val"]])
+    assert val["X"].dtype == np.uint8
+    first_val = split["val"].copy()
+    split_data.fn(layout, 0.2, seed=0)
+    assert np.array_equal(io.load_arrays(layout.split)["val"], first_val)
+    split_data.fn(layout, 0.2, seed=1)
+    assert not np.array_equal(io.load_arrays(layout.split)["val"], first_val)
+
+
+def test_a_validation_folder_is_used_as_it_is(tmp_path):
+    root = tmp_path / "data"
+    clean_root(root, per_class=4, classes=CLASSES)
+    for k, name in enumerate(CLASSES):
+        save_1bit(root / "validation" / name / "v.bmp", glyph(1000 + k))
+    params = PipelineParams(data_dir=root, output_dir=tmp_path / "out")
+    source = prepare_data.fn(params.data_dir)
+    layout = start_run.fn(params, source, "run")
+    ingest_images.fn(source, layout, params.output_dir)
+    split_data.fn(layout, 0.5, seed=0)
+    split, ds = io.load_arrays(layout.split), io.read_dataset(layout.dataset)
+    assert set(ds.split[split["val"]]) == {"validation"} and len(split["val"]) == 3
+    assert set(ds.split[split["train"]]) == {"train"} and len(split["train"]) == 12
+
+
+def test_normaliser_is_fitted_on_the_training_rows_only(run):
+    _, _, layout, _ = run
+    split_data.fn(layout, 0.2, seed=0)
+    fit_normalization.fn(layout, "per_pixel")
+    saved = json.loads(layout.normalizer.read_text(encoding="utf-8"))
+    X = io.read_dataset(layout.dataset).X.astype(np.float64)
+    train = io.load_arrays(layout.split)["train"]
+    assert saved["mode"] == "per_pixel"
+    assert np.allclose(saved["mean"], X[train].mean(axis=0), atol=1e-4)
+    assert not np.allclose(saved["mean"], X.mean(axis=0), atol=1e-4)
+
+
+def test_augment_adds_four_shifted_copies_or_nothing(run):
+    _, _, layout, _ = run
+    split_data.fn(layout, 0.2, seed=0)
+    ds, train = io.read_dataset(layout.dataset), io.load_arrays(layout.split)["train"]
+    augment_training_set.fn(layout, augment=False)
+    plain = io.load_arrays(layout.train_data)
+    assert np.array_equal(plain["X"], ds.X[train]) and np.array_equal(plain["y"], ds.y[train])
+    augment_training_set.fn(layout, augment=True)
+    augmented = io.load_arrays(layout.train_data)
+    n = len(train)
+    assert augmented["X"].shape == (5 * n, ds.X.shape[1]) and augmented["X"].dtype == np.uint8
+    assert np.array_equal(augmented["X"][:n], ds.X[train])
+    assert np.array_equal(augmented["y"], np.tile(ds.y[train], 5))
+    up = augmented["X"][n:2 * n].reshape(n, *SHAPE)
+    assert np.array_equal(up[:, :-1], ds.X[train].reshape(n, *SHAPE)[:, 1:])  # block 1: content moved up
+
+
+def test_shuffle_permutes_rows_keeping_pairs_or_leaves_them(run):
+    _, _, layout, _ = run
+    split_data.fn(layout, 0.2, seed=0)
+    augment_training_set.fn(layout, augment=True)
+    before = io.load_arrays(layout.train_data)
+    shuffle_training_set.fn(layout, shuffle=False, seed=0)
+    assert np.array_equal(io.load_arrays(layout.train_data)["X"], before["X"])
+    shuffle_training_set.fn(layout, shuffle=True, seed=0)
+    after = io.load_arrays(layout.train_data)
+    assert not np.array_equal(after["X"], before["X"])
+    pairs = sorted(zip(map(bytes, before["X"]), before["y"].tolist(), strict=True))
+    assert sorted(zip(map(bytes, after["X"]), after["y"].tolist(), strict=True)) == pairs
+
+
+def test_each_random_stage_has_its_own_reproducible_stream():
+    assert np.array_equal(stage_rng(3, "split").random(4), stage_rng(3, "split").random(4))
+    assert not np.array_equal(stage_rng(3, "split").random(4), stage_rng(3, "shuffle").random(4))
+    assert not np.array_equal(stage_rng(3, "split").random(4), stage_rng(4, "split").random(4))
+    with pytest.raises(ValueError, match="unknown random stage 'init'; valid: split, shuffle"):
+        stage_rng(0, "init")
+
+
+def test_train_config_follows_the_parameters(tmp_path):
+    params = PipelineParams(optimizer="sgd", lr=0.05, epochs=7, batch_size=32, schedule="step",
+                            label_smoothing=0.0, shuffle=False, seed=9)
+    config = train_config(params, tmp_path / "checkpoints")
+    assert (config.optimizer, config.lr, config.epochs, config.batch_size) == ("sgd", 0.05, 7, 32)
+    assert (config.schedule, config.label_smoothing, config.shuffle, config.seed) == ("step", 0.0, False, 9)
+    assert config.checkpoint_dir == tmp_path / "checkpoints" and config.monitor == "val_loss"
