@@ -11,22 +11,14 @@ newest complete run. Without a server, Prefect runs in its local ephemeral mode 
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 PROCESS_STARTED = time.perf_counter()
-if __package__ in (None, ""):  # run as `python flows/full_pipeline.py`: import this checkout's packages
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# One BLAS thread unless the user says otherwise (set before NumPy loads). Prefect's server shares the
-# machine; with two cores and two threads, OpenBLAS's spinning threads made hanzi12 epochs 20x slower
-# (13 s instead of 0.65 s) whenever the other core was busy; one thread takes 1.0-1.4 s, busy or not.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import flows  # noqa: E402, F401  (applies mlpflow's Prefect settings: first, before prefect is imported)
+import flows  # noqa: E402, F401  (applies mlpflow's environment: first, before NumPy and Prefect load)
 
 # isort: split
 from prefect import flow  # noqa: E402

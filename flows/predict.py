@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import flows  # noqa: F401  (applies mlpflow's environment: first, before NumPy and Prefect load)
 
-import flows  # noqa: F401  (applies mlpflow's Prefect settings: first, before prefect is imported)
+# isort: split
+import numpy as np
 
 # isort: split
 from prefect import flow, get_run_logger, task

@@ -15,7 +15,11 @@ Any pipeline flag after the serve options (see `python flows/full_pipeline.py --
 parameter of the deployment. Trigger a run outside the schedule, optionally with other parameters:
 
     prefect deployment run 'full-pipeline/nightly-retraining' --watch
-    prefect deployment run 'full-pipeline/nightly-retraining' -p epochs=5
+    prefect deployment run full-pipeline/nightly-retraining -p params='{"data_dir": "data/raw", "epochs": 5}'
+
+The flow takes one `params` parameter (a `PipelineParams`): a run's `params` replaces the deployment's as a
+whole, so give every setting that differs from the pipeline's defaults (the UI's run form starts from the
+deployment's values).
 
 Each run ingests incrementally (unchanged images are not decoded again), trains a challenger, scores it and
 the champion (`artifacts/models/champion`) on the same validation split, promotes the challenger only when it
@@ -32,7 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import flows  # noqa: F401  (applies mlpflow's Prefect settings: first, before prefect is imported)
+import flows  # noqa: F401  (applies mlpflow's environment: first, before NumPy and Prefect load)
 
 # isort: split
 from prefect import Flow, serve

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
+import flows  # noqa: F401  (applies mlpflow's environment: first, before NumPy and Prefect load)
 
-import flows  # noqa: F401  (applies mlpflow's Prefect settings: first, before prefect is imported)
+# isort: split
+import numpy as np
 
 # isort: split
 import matplotlib

@@ -18,19 +18,12 @@ import argparse
 import csv
 import dataclasses
 import io as text_io
-import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as `python flows/sweep.py`: import this checkout's packages
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# One BLAS thread per configuration, as in flows/full_pipeline.py: two configurations fill two cores.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import flows  # noqa: F401  (applies mlpflow's Prefect settings: first, before prefect is imported)
+import flows  # noqa: F401  (applies mlpflow's environment, e.g. one BLAS thread per configuration: first)
 
 # isort: split
 from prefect import flow, get_run_logger, task
