@@ -58,6 +58,8 @@ class ReportData:
     confusion: (n_classes, n_classes) int counts on the validation set, rows true, at the best epoch.
     misclassified: (m, h*w) uint8 raw pixels of misclassified validation images, with their true and predicted
     class indices (m,). class_names are the folder names, display_names what people read (博, 学, ...).
+    loss_name: what the history's losses are, in words (e.g. "cross-entropy with label smoothing 0.1"), if
+    worth saying.
     """
 
     run_name: str
@@ -74,6 +76,7 @@ class ReportData:
     quality: Mapping[str, Any] = field(default_factory=dict)
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=library_versions)
+    loss_name: str = ""
 
     def __post_init__(self) -> None:
         if not self.run_name:
@@ -180,6 +183,7 @@ def report_blocks(data: ReportData, figure_names: Sequence[str]) -> list[Block]:
             f"Best epoch {data.best_epoch} of {len(data.history)}: validation accuracy "
             f"{_percent(best['val_accuracy'])} on {n_val} images (loss {best['val_loss']:.4f}); "
             f"training accuracy {_percent(best['train_accuracy'])} (loss {best['train_loss']:.4f})."
+            + (f" Losses are {data.loss_name}." if data.loss_name else "")
         ),
         Table(["metric", "value"], [[k, _plain(v)] for k, v in best.items()]),
         Heading(2, "Learning curves"),

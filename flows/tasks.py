@@ -70,6 +70,12 @@ def train_config(params: PipelineParams, checkpoint_dir: Path) -> TrainConfig:
     )
 
 
+def loss_name(train_config: dict) -> str:
+    """What the history's losses are, in words, for the report."""
+    smoothing = train_config.get("label_smoothing", 0.0)
+    return f"cross-entropy with label smoothing {smoothing:g}" if smoothing else "cross-entropy"
+
+
 @task(cache_policy=NO_CACHE)
 def prepare_data(data_dir: Path | None) -> DataSource:
     """Choose the data folder (writing the digits demo on first use) and say which one the run uses."""
@@ -252,6 +258,7 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
         misclassified=val["X"][wrong], image_shape=tuple(meta["image_shape"]),
         misclassified_true=val["y"][wrong], misclassified_pred=evaluation.predicted[wrong],
         quality=quality_summary(quality, ingest), stage_seconds=stage_seconds,
+        loss_name=loss_name(checkpoint.train_config),
     )
     files = write_report(data, layout.root)
     artifacts.publish_report_artifacts(data, files)

@@ -100,6 +100,7 @@ def test_artifacts_read_back_with_display_names(hanzi_runs):
     assert [row["epoch"] for row in history] == [1, 2, 3]
     assert artifacts["training-progress"].type == "progress" and artifacts["training-progress"].data == 100.0
     report = artifacts["training-report"].data
+    assert "Losses are cross-entropy with label smoothing 0.1." in report
     assert "## Best epoch" in report and report.count("](data:image/png;base64,") == 4
     assert str(first.result().layout.best.resolve()) in artifacts["model-checkpoint"].data
     assert _quality_value(artifacts, "files_decoded_now") == 12 * PER_CLASS + N_TEST

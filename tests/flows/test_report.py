@@ -88,6 +88,14 @@ def test_markdown_has_every_section_in_order(data):
     assert headings == list(SECTIONS)
     assert md.startswith("# Training report: sample-run\n")
     assert "Best epoch 2 of 3: validation accuracy 90.00% on 10 images (loss 0.6000)" in md
+    assert "Losses are" not in md
+
+
+def test_markdown_says_what_the_losses_are(data):
+    smoothed = sample_report(loss_name="cross-entropy with label smoothing 0.1")
+    md = render_markdown(smoothed, {name: f"figures/{name}.png" for name in render_figures(smoothed)})
+    assert "(loss 0.6000); training accuracy" in md
+    assert "Losses are cross-entropy with label smoothing 0.1." in md
     for name in ("curves", "confusion", "per_class", "misclassified"):
         assert f"(figures/{name}.png)" in md
     assert "| 0 | 1 | 博 | 6 | 5 | 83.33% |" in md
