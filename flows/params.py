@@ -14,6 +14,8 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, DirectoryPath, Field, PositiveInt, ValidationError
 
+from flows.settings import ARTIFACTS_DIR
+
 # The names the model library accepts. They live here as Literal types so that pydantic and the Prefect UI can
 # offer and check them; the library's own tables validate them again.
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"]
@@ -62,10 +64,10 @@ class PipelineParams(BaseModel):
     )
     shuffle: bool = Field(True, description="shuffle the training set, and again every epoch")
     val_fraction: float = Field(
-        0.2, gt=0, lt=1, allow_inf_nan=False, description="fraction of each class held out for validation"
+        0.1, gt=0, lt=1, allow_inf_nan=False, description="fraction of each class held out for validation"
     )
     seed: int = Field(0, ge=0, description="seed of every random choice: split, initialisation, shuffling")
-    output_dir: Path = Field(Path("artifacts"), description="where runs/<run-name>/ and latest are written")
+    output_dir: Path = Field(ARTIFACTS_DIR, description="where runs/<run-name>/ and latest are written")
 
 
 def flag(name: str) -> str:

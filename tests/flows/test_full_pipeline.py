@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 REPO = Path(__file__).resolve().parents[2]
 PER_CLASS = 25  # training images copied from each hanzi12 class
 N_TEST = 4  # unlabelled images copied into test/
-TINY = {"hidden": (32,), "epochs": 3, "batch_size": 32}  # the plumbing, not the accuracy
+TINY = {"hidden": (32,), "epochs": 3, "batch_size": 32, "val_fraction": 0.2}  # the plumbing, not the accuracy
 KEYS = {"training-report", "data-quality", "epoch-history", "per-class-accuracy", "training-progress",
         "model-checkpoint", "model-promotion"}
 

@@ -20,6 +20,7 @@ from flows.params import (
     parse_args,
     valid_values,
 )
+from flows.settings import ARTIFACTS_DIR
 from mlp.activations import ACTIVATIONS as LIBRARY_ACTIVATIONS
 from mlp.data.transforms import NORMALIZERS
 from mlp.optim import OPTIMIZERS as LIBRARY_OPTIMIZERS
@@ -43,7 +44,7 @@ def _error_line(argv: list[str], capsys) -> str:
 def test_no_arguments_give_the_defaults():
     assert parse_args([]) == DEFAULTS
     assert DEFAULTS.data_dir is None and DEFAULTS.hidden == (500,)
-    assert DEFAULTS.output_dir == Path("artifacts")
+    assert DEFAULTS.output_dir == ARTIFACTS_DIR and DEFAULTS.val_fraction == 0.1
 
 
 @pytest.mark.parametrize(
@@ -134,7 +135,7 @@ def test_help_shows_every_flag_with_its_default(capsys):
     for name in PipelineParams.model_fields:
         assert flag(name) in text
     shown_defaults = ["500", "relu", "0.2", "adam", "0.001", "cosine", "0.1", "30", "64", "per_pixel",
-                      "--augment", "--shuffle", "0", "artifacts"]
+                      "--augment", "--shuffle", "0", str(ARTIFACTS_DIR)]
     for shown in shown_defaults:
         assert f"(default: {shown})" in text
     assert "--no-augment" in text and "digits demo" in text

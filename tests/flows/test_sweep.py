@@ -88,7 +88,8 @@ def test_bad_configs_flag_is_one_line(capsys):
 def test_a_sweep_trains_each_configuration_on_one_split(tmp_path):
     root = tmp_path / "data"
     clean_root(root, per_class=10, classes=("1", "2", "10"))
-    params = PipelineParams(data_dir=root, output_dir=tmp_path / "out", hidden=(16,), epochs=2, batch_size=8)
+    params = PipelineParams(data_dir=root, output_dir=tmp_path / "out", hidden=(16,), epochs=2, batch_size=8,
+                            val_fraction=0.2)
     state = sweep(params, ["default", "no-augment", "hidden-100"], return_state=True)
     assert state.is_completed()
     result = state.result()
