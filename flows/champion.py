@@ -37,7 +37,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.layout import CHAMPION_MODEL, champion_link, models_dir
 from flows.markup import Heading, Table, Text, to_markdown
-from mlp.data.atomic import write_bytes
+from mlp.atomic import write_bytes
 from mlp.inference import Classifier
 
 MODEL_PROMOTION = "model-promotion"  # the markdown artifact's key

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlp.data.atomic import write_bytes
+from mlp.atomic import write_bytes
 from mlp.inference import Classifier
 from mlp.metrics import confusion_matrix
 

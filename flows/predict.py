@@ -36,8 +36,8 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.layout import CHAMPION_MODEL, RunLayout
 from flows.markup import Heading, Table, Text, to_markdown
+from mlp.atomic import write_bytes
 from mlp.data import io
-from mlp.data.atomic import write_bytes
 from mlp.data.dataset import LoadedImages
 from mlp.data.quality import Skipped, WrongSize
 from mlp.inference import Classifier

@@ -21,7 +21,7 @@ from pathlib import Path
 from flows import settings
 from flows.layout import RunLayout, datasets_dir, latest_link
 from flows.params import PipelineParams
-from mlp.data.atomic import write_bytes
+from mlp.atomic import write_bytes
 
 DEMO_NAME = "digits"
 DATA_KINDS = ("given", "raw", "demo")  # --data-dir, data/raw/, the built-in digits demo

@@ -31,7 +31,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from flows.markup import Heading, Image, Table, Text, data_uri, to_markdown
 from flows.settings import ARTIFACTS_DIR
-from mlp.data.atomic import write_bytes
+from mlp.atomic import write_bytes
 from mlp.demos import fit_sine, mean_squared_error
 from mlp.history import History
 from mlp.model import MLP

@@ -49,8 +49,8 @@ from flows.tasks import (
     split_data,
     train_model,
 )
+from mlp.atomic import write_bytes
 from mlp.data import io
-from mlp.data.atomic import write_bytes
 
 DEFAULTS = PipelineParams()
 SWEEP_COMPARISON = "sweep-comparison"  # the table artifact's key

@@ -36,9 +36,9 @@ from flows.runs import (
     snapshot,
 )
 from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint
+from mlp.atomic import write_bytes
 from mlp.data import io
 from mlp.data import transforms as T
-from mlp.data.atomic import write_bytes
 from mlp.data.quality import QualityReport
 from mlp.inference import Classifier, classifier_metadata
 

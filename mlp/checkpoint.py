@@ -9,17 +9,15 @@ SHA-256 checksum of every array, verified on load.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mlp.atomic import save_npz
 from mlp.model import MLP
 
 FORMAT = "mlpflow-checkpoint"
@@ -53,27 +51,6 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write arrays to `path` as .npz via a temporary file in the same directory, fsync, then os.replace.
-
-    A failure at any point leaves an existing file at `path` untouched and removes the temporary file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = None, epoch: int | None = None,
                     metrics: dict | None = None, train_config: dict | None = None,
                     optimizer_state: dict | None = None, rng_state: dict | None = None,
@@ -105,7 +82,7 @@ def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = Non
     except TypeError as e:
         raise TypeError(f"checkpoint metadata for {path} is not JSON-able: {e}") from e
     out[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    return atomic_write_npz(path, out)
+    return save_npz(path, out)
 
 
 def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlp import __version__
+from mlp.atomic import atomic_open, save_npz
 from mlp.data import folders, images
-from mlp.data.atomic import atomic_open
 from mlp.data.dataset import ImageDataset, IngestResult, LoadedImages
 from mlp.data.folders import FileEntry
 from mlp.data.quality import DatasetError, QualityReport, Skipped, WrongSize, check, majority_shape
@@ -279,13 +279,7 @@ def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Save named arrays to one ``.npz`` file (no pickle), atomically; return the path."""
     if not arrays:
         raise ValueError("save_arrays needs at least one named array")
-    converted = {name: np.asarray(a) for name, a in arrays.items()}
-    for name, a in converted.items():
-        if a.dtype.hasobject:
-            raise TypeError(f"array {name!r} has dtype object, which .npz cannot hold without pickle")
-    with atomic_open(path) as handle:
-        np.savez(handle, **converted)
-    return Path(path)
+    return save_npz(path, arrays)
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:

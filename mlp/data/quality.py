@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlp.data.atomic import write_bytes
+from mlp.atomic import write_bytes
 
 SPLITS = ("train", "validation", "test")
 Shape = tuple[int, int]

@@ -1,13 +1,14 @@
-"""mlp.data.atomic: a failed write leaves the old file whole and no temporary file behind."""
+"""mlp.atomic: a failed write leaves the old file whole and no temporary file behind."""
 
 from __future__ import annotations
 
 import os
 import stat
 
+import numpy as np
 import pytest
 
-from mlp.data.atomic import atomic_open, write_bytes
+from mlp.atomic import atomic_open, save_npz, write_bytes
 
 
 def test_write_replaces_the_file(tmp_path):
@@ -27,3 +28,13 @@ def test_failure_keeps_the_old_file(tmp_path):
         raise RuntimeError("writer failed")
     assert path.read_bytes() == b"precious"
     assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_save_npz_round_trips_and_refuses_object_arrays(tmp_path):
+    path = save_npz(tmp_path / "a.npz", {"X": np.arange(6, dtype=np.uint8).reshape(2, 3), "y": [1, 2]})
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["X"], [[0, 1, 2], [3, 4, 5]])
+        assert npz["X"].dtype == np.uint8 and npz["y"].tolist() == [1, 2]
+    with pytest.raises(TypeError, match="'names' has dtype object"):
+        save_npz(tmp_path / "b.npz", {"names": np.array(["a", None], dtype=object)})
+    assert sorted(os.listdir(tmp_path)) == ["a.npz"]
