@@ -4,6 +4,6 @@
   ``load_images`` (for prediction), ``save_arrays``/``load_arrays`` (.npz between stages).
 - ``quality``: the quality report (pure), ``DatasetError``.
 - ``transforms``: split, ``Normalizer``, shift augmentation, shuffle (pure NumPy, seeded).
-- ``folders`` (walking, natural order, ``labels.txt``), ``images`` (Pillow decoding), ``dataset``
-  (containers), ``atomic`` (atomic writes) support them.
+- ``folders`` (walking, natural order, ``labels.txt``), ``images`` (Pillow decoding) and ``dataset``
+  (containers) support them; every write goes through ``mlp.atomic``.
 """
