@@ -62,6 +62,28 @@ def test_adam_family(cls, wd):
     np.testing.assert_allclose(params, p, rtol=1e-12)
 
 
+@pytest.mark.parametrize(("b1", "b2"), [(0.9, 0.999), (0.0, 0.0)])
+def test_adam_over_many_steps_keeps_to_the_formula_and_holds_the_decayed_sums(b1, b2):
+    eps = 1e-8
+    adam = Adam(beta1=b1, beta2=b2, eps=eps)
+    params, p, grads = _run(adam, steps=300)
+    m, v, m_sum, v_sum = (np.zeros_like(p) for _ in range(4))
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_sum, v_sum = b1 * m_sum + g, b2 * v_sum + g * g
+        p = p - LR * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    np.testing.assert_allclose(params, p, rtol=1e-10)
+    np.testing.assert_allclose(adam.state["m_sum"], m_sum, rtol=1e-10)
+    np.testing.assert_allclose(adam.state["v_sum"], v_sum, rtol=1e-10)
+
+
+def test_adam_refuses_state_saved_as_plain_moments():
+    state = {"name": "adam", "t": 1, "hyper": {}, "arrays": {"m": np.zeros(3), "v": np.zeros(3)}}
+    with pytest.raises(ValueError, match=r"unexpected adam state arrays \['m', 'v'\]"):
+        Adam().load_state_dict(state)
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_every_parameter_is_updated_biases_included(name):
     model = MLP([3, 4, 2], batchnorm=True, dtype="float64")
