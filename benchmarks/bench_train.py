@@ -14,56 +14,32 @@ disturbed; the header reports how many were redone and the load beside the kept 
 Peers are optional (`pip install -e '.[bench]'`); a missing one is shown as skipped. PyTorch runs with
 `torch.set_num_threads(os.cpu_count())`; NumPy's BLAS keeps its default threads (named in the header).
 
-    python -m benchmarks.bench_train [--quick] [--repeat 3]
+    python -m benchmarks.bench_train [--quick] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import platform
 import statistics
 import sys
 import time
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from mlp import MLP, TrainConfig, Trainer
+from benchmarks.train_runners import Case, Runner, not_applicable, runners
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 37_200, 784, 12
-LR = 1e-3
-
-
-@dataclass(frozen=True)
-class Case:
-    """One table row: the net, its dropout, the batch size and the work (epochs over n_samples)."""
-
-    layer_sizes: tuple[int, ...]
-    batch_size: int
-    n_samples: int
-    epochs: int = 2
-    dropout: float = 0.0
-
-    @property
-    def label(self) -> str:
-        drop = f", dropout {self.dropout}" if self.dropout else ""
-        return f"{list(self.layer_sizes)}{drop}, batch {self.batch_size}"
-
-    @property
-    def samples(self) -> int:
-        """Samples processed by one measurement: epochs × n_samples."""
-        return self.epochs * self.n_samples
 
 
 def cases(scale: float = 1.0) -> list[Case]:
-    """The issue's configurations; small batches train on fewer samples so the run takes minutes."""
+    """The issue's configurations, each on the first n of the 37,200 samples (fewer at small batches, where
+    the peers are slow, so that the whole run takes minutes); `scale` shrinks n for a smoke test."""
     shallow, deep = (N_FEATURES, 500, N_CLASSES), (N_FEATURES, 512, 512, 512, N_CLASSES)
-    rows = [(shallow, 1, 600, 0.0), (shallow, 16, 4_800, 0.0), (shallow, 64, 18_600, 0.0),
-            (shallow, 256, N_SAMPLES, 0.0), (shallow, 64, 18_600, 0.5), (deep, 64, 9_300, 0.0)]
+    rows = [(shallow, 1, 400, 0.0), (shallow, 16, 3_200, 0.0), (shallow, 64, 9_300, 0.0),
+            (shallow, 256, 18_600, 0.0), (shallow, 64, 9_300, 0.5), (deep, 64, 4_650, 0.0)]
     return [Case(sizes, batch, max(batch, round(n * scale)), dropout=dropout)
             for sizes, batch, n, dropout in rows]
 
@@ -74,114 +50,6 @@ def synthetic_data(n: int = N_SAMPLES, seed: int = 0) -> tuple[np.ndarray, np.nd
     y = rng.integers(0, N_CLASSES, n)
     prototypes = 0.3 * rng.random((N_CLASSES, N_FEATURES), dtype=np.float32)
     return prototypes[y] + rng.standard_normal((n, N_FEATURES), dtype=np.float32), y
-
-
-# A runner trains `case` on (X, y) with a seed: (seconds, mean training loss of the last epoch or None).
-Runner = Callable[[Case, np.ndarray, np.ndarray, int], tuple[float, float | None]]
-
-
-def run_mlpflow(case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float | None]:
-    """mlpflow's Trainer.fit as a user calls it (its data checks included), without progress bars."""
-    model = MLP(list(case.layer_sizes), dropout=case.dropout, seed=seed)
-    trainer = Trainer(TrainConfig(epochs=case.epochs, batch_size=case.batch_size, lr=LR, seed=seed,
-                                  progress=False))
-    start = time.perf_counter()
-    history = trainer.fit(model, X, y)
-    return time.perf_counter() - start, history.records[-1].train_loss
-
-
-def run_gemm_floor(case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float | None]:
-    """Only the matrix products of forward and backward, into preallocated arrays (np.outer at batch 1)."""
-    rng = np.random.default_rng(seed)
-    sizes, b = case.layer_sizes, case.batch_size
-    weights = [0.05 * rng.standard_normal(shape, dtype=np.float32) for shape in itertools.pairwise(sizes)]
-    acts = [np.ascontiguousarray(X[:b])] + [np.empty((b, k), np.float32) for k in sizes[1:]]
-    grads = [rng.standard_normal((b, k), dtype=np.float32) for k in sizes[1:]]  # d loss / d layer output
-    dweights = [np.empty_like(w) for w in weights]
-    rows = [b] * (case.n_samples // b) + ([case.n_samples % b] if case.n_samples % b else [])
-    start = time.perf_counter()
-    for m in rows * case.epochs:
-        for i, w in enumerate(weights):
-            np.matmul(acts[i][:m], w, out=acts[i + 1][:m])
-        for i in reversed(range(len(weights))):
-            if m == 1:
-                np.outer(acts[i][0], grads[i][0], out=dweights[i])
-            else:
-                np.matmul(acts[i][:m].T, grads[i][:m], out=dweights[i])
-            if i:  # the first layer's input gradient is never needed
-                np.matmul(grads[i][:m], weights[i].T, out=grads[i - 1][:m])
-    return time.perf_counter() - start, None
-
-
-def torch_runner(fused: bool) -> Runner:
-    """torch.nn + torch.optim.Adam (its default implementation, or fused=True) in the usual loop."""
-    import torch
-    from torch import nn
-
-    torch.set_num_threads(os.cpu_count() or 1)
-
-    def run(case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float | None]:
-        torch.manual_seed(seed)
-        layers: list[nn.Module] = []
-        for i, (n_in, n_out) in enumerate(itertools.pairwise(case.layer_sizes)):
-            layers.append(nn.Linear(n_in, n_out))
-            if i < len(case.layer_sizes) - 2:
-                layers += [nn.ReLU()] + ([nn.Dropout(case.dropout)] if case.dropout else [])
-        model = nn.Sequential(*layers).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=True if fused else None)
-        loss_fn = nn.CrossEntropyLoss()
-        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-        n, b = X.shape[0], case.batch_size
-        start = time.perf_counter()
-        for _ in range(case.epochs):
-            order, total = torch.randperm(n), 0.0
-            for s in range(0, n, b):
-                idx = order[s:s + b]
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(Xt[idx]), yt[idx])
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * idx.numel()
-        return time.perf_counter() - start, total / n
-
-    return run
-
-
-def sklearn_runner() -> Runner:
-    """MLPClassifier: solver adam, alpha 0, never stopping early, shuffled, convergence warnings off."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    def run(case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float | None]:
-        clf = MLPClassifier(hidden_layer_sizes=case.layer_sizes[1:-1], activation="relu", solver="adam",
-                            alpha=0.0, batch_size=case.batch_size, learning_rate_init=LR,
-                            max_iter=case.epochs, tol=0.0, n_iter_no_change=case.epochs + 1, shuffle=True,
-                            early_stopping=False, random_state=seed)
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, y)
-        return time.perf_counter() - start, clf.loss_curve_[-1]
-
-    return run
-
-
-def runners() -> dict[str, Runner | str]:
-    """Column name -> runner, or why it is skipped."""
-    table: dict[str, Runner | str] = {"mlpflow": run_mlpflow}
-    for name, make in (("torch", lambda: torch_runner(False)), ("torch fused", lambda: torch_runner(True)),
-                       ("sklearn", sklearn_runner)):
-        try:
-            table[name] = make()
-        except ImportError as e:
-            table[name] = f"skipped ({e.name} not installed)"
-    table["GEMM floor"] = run_gemm_floor
-    return table
-
-
-def not_applicable(name: str, case: Case) -> str | None:
-    """Why `name` cannot run `case`, or None when it can."""
-    return "n/a (no dropout)" if name == "sklearn" and case.dropout else None
 
 
 def busy_cpu_seconds() -> float | None:
@@ -196,6 +64,8 @@ def busy_cpu_seconds() -> float | None:
 
 @dataclass(frozen=True)
 class Measurement:
+    """One timed run."""
+
     seconds: float
     loss: float | None
     other_load: float | None  # cores other processes used meanwhile (None: unknown)
@@ -211,39 +81,34 @@ def timed(run: Runner, case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> M
     return Measurement(seconds, loss, max(0.0, others) / (time.perf_counter() - wall))
 
 
-def measure(case: Case, table: dict[str, Runner | str], X: np.ndarray, y: np.ndarray, repeat: int,
-            max_other_load: float, retries: int, loads: list[float]) -> tuple[dict, int]:
-    """Name -> (median samples/s, median last-epoch loss) over `repeat` interleaved runs, or why not run.
+Cell = list[Measurement] | str  # the kept measurements of one implementation on one case, or why none
 
-    Also returns how many runs were redone; the other-process load beside each kept run goes to `loads`.
-    """
+
+def measure(case: Case, table: dict[str, Runner | str], X: np.ndarray, y: np.ndarray, repeat: int,
+            max_other_load: float, retries: int) -> tuple[dict[str, Cell], int]:
+    """Name -> the kept measurements of `repeat` interleaved runs (or why it did not run); and how many runs
+    were redone because other processes used more than `max_other_load` cores meanwhile."""
     X, y = X[:case.n_samples], y[:case.n_samples]
     live = {name: run for name, run in table.items() if callable(run) and not not_applicable(name, case)}
     warm = Case(case.layer_sizes, case.batch_size, min(case.n_samples, 4 * case.batch_size), 1, case.dropout)
     for run in live.values():  # first calls pay for thread pools, allocations and imports
         run(warm, X[:warm.n_samples], y[:warm.n_samples], 0)
+    cells: dict[str, Cell] = {name: not_applicable(name, case) or str(run) for name, run in table.items()}
     kept: dict[str, list[Measurement]] = {name: [] for name in live}
     names, redone = list(live), 0
     for r in range(repeat):
         for name in names[r % len(names):] + names[:r % len(names)]:
             tries = [timed(live[name], case, X, y, r)]
-            while tries[-1].other_load is not None and tries[-1].other_load > max_other_load \
-                    and len(tries) <= retries:
+            while (tries[-1].other_load or 0.0) > max_other_load and len(tries) <= retries:
                 tries.append(timed(live[name], case, X, y, r))
             redone += len(tries) - 1
-            best = min(tries, key=lambda m: m.other_load or 0.0)
-            kept[name].append(best)
-            if best.other_load is not None:
-                loads.append(best.other_load)
-    out: dict[str, tuple[float, float | None] | str] = {}
-    for name, run in table.items():
-        if name not in kept:
-            out[name] = not_applicable(name, case) or str(run)
-            continue
-        losses = [m.loss for m in kept[name] if m.loss is not None]
-        out[name] = (case.samples / statistics.median(m.seconds for m in kept[name]),
-                     statistics.median(losses) if losses else None)
-    return out, redone
+            kept[name].append(min(tries, key=lambda m: m.other_load or 0.0))
+    return {**cells, **kept}, redone
+
+
+def rate(case: Case, cell: Cell) -> float | None:
+    """Samples per second from the median time of the kept measurements (None when it did not run)."""
+    return None if isinstance(cell, str) else case.samples / statistics.median(m.seconds for m in cell)
 
 
 def cpu_name() -> str:
@@ -278,36 +143,44 @@ def environment() -> list[str]:
     return [*lines, "; ".join(peers)] if peers else lines
 
 
-def render(rows: list[tuple[Case, dict]], names: list[str]) -> str:
+def render(rows: list[tuple[Case, dict[str, Cell]]]) -> str:
     """A Markdown table of samples/s per implementation and the ratios mlpflow/peer."""
+    names = list(rows[0][1])
     peers = [name for name in names if name != "mlpflow"]
     head = ["config", "epochs x samples", *names, *(f"mlpflow/{p}" for p in peers)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for case, result in rows:
-        ours = result["mlpflow"]
-        cells = [case.label, f"{case.epochs} x {case.n_samples:,}"]
-        cells += [f"{r[0]:,.0f}" if isinstance(r, tuple) else r for r in (result[n] for n in names)]
-        cells += [f"{ours[0] / result[p][0]:.2f}" if isinstance(result[p], tuple) else "-" for p in peers]
-        lines.append("| " + " | ".join(cells) + " |")
+    for case, cells in rows:
+        rates = {name: rate(case, cell) for name, cell in cells.items()}
+        row = [case.label, f"{case.epochs} x {case.n_samples:,}"]
+        row += [cells[n] if rates[n] is None else f"{rates[n]:,.0f}" for n in names]
+        row += ["-" if None in (rates["mlpflow"], rates[p]) else f"{rates['mlpflow'] / rates[p]:.2f}"
+                for p in peers]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def render_losses(rows: list[tuple[Case, dict]]) -> str:
-    """Per case, each implementation's mean training loss over its last epoch: the same task, learnt alike."""
-    return "\n".join(f"  {case.label}: " + ", ".join(
-        f"{name} {r[1]:.3f}" for name, r in result.items() if isinstance(r, tuple) and r[1] is not None)
-        for case, result in rows)
+def render_losses(rows: list[tuple[Case, dict[str, Cell]]]) -> str:
+    """Per case, each implementation's median loss over its last epoch: the same task, learnt alike."""
+    lines = []
+    for case, cells in rows:
+        losses = {name: [m.loss for m in cell if m.loss is not None]
+                  for name, cell in cells.items() if not isinstance(cell, str)}
+        lines.append(f"  {case.label}: " + ", ".join(
+            f"{name} {statistics.median(values):.3f}" for name, values in losses.items() if values))
+    return "\n".join(lines)
 
 
 def main(quick: bool, repeat: int, max_other_load: float, retries: int) -> None:
     table = runners()
     X, y = synthetic_data()
-    rows, loads, redone = [], [], 0
+    rows, redone = [], 0
     for case in cases(0.1 if quick else 1.0):
         print(f"measuring {case.label} ...", file=sys.stderr, flush=True)
-        result, n_redone = measure(case, table, X, y, repeat, max_other_load, retries, loads)
-        rows.append((case, result))
+        cells, n_redone = measure(case, table, X, y, repeat, max_other_load, retries)
+        rows.append((case, cells))
         redone += n_redone
+    loads = [m.other_load for _, cells in rows for cell in cells.values() if not isinstance(cell, str)
+             for m in cell if m.other_load is not None]
     print("\n".join(environment()))
     print(f"samples/s, each the median of {repeat} interleaved repeats; a repeat during which other "
           f"processes used more than {max_other_load} cores was redone (at most {retries} times): "
@@ -316,7 +189,7 @@ def main(quick: bool, repeat: int, max_other_load: float, retries: int) -> None:
         print(f"other processes beside the kept repeats: median {statistics.median(loads):.2f}, "
               f"max {max(loads):.2f} cores")
     print()
-    print(render(rows, list(table)))
+    print(render(rows))
     print("\nMean training loss over the last epoch (same task, same work):")
     print(render_losses(rows))
 
@@ -324,7 +197,7 @@ def main(quick: bool, repeat: int, max_other_load: float, retries: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the samples, for a smoke test")
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved repeats per cell; medians count")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved repeats per cell; medians count")
     parser.add_argument("--max-other-load", type=float, default=0.2,
                         help="redo a repeat during which other processes used more cores than this")
     parser.add_argument("--retries", type=int, default=3, help="at most this many redos per repeat")
