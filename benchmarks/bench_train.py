@@ -7,9 +7,10 @@ times one fresh model trained from its first batch to its last (building the mod
 `--repeat` repeats. The GEMM floor times only the matrix products of forward and backward (no gather,
 activation, loss or optimiser), into preallocated arrays: five per batch for [784, 500, 12].
 
-On a shared machine other processes steal cores: a measurement during which they used more than
-`--max-other-load` cores (Linux /proc/stat) is redone, at most `--retries` times, keeping the least
-disturbed; the header reports how many were redone and the load beside the kept ones.
+On a shared machine other processes steal cores (Linux /proc/stat tells how many): each measurement waits
+(up to 20 s) for a quiet moment, and one during which they used more than `--max-other-load` cores is
+redone, at most `--retries` times, keeping the least disturbed; the header reports how many were redone
+and the load beside the kept ones.
 
 Peers are optional (`pip install -e '.[bench]'`); a missing one is shown as skipped. PyTorch runs with
 `torch.set_num_threads(os.cpu_count())`; NumPy's BLAS keeps its default threads (named in the header).
@@ -71,23 +72,49 @@ class Measurement:
     other_load: float | None  # cores other processes used meanwhile (None: unknown)
 
 
+class OtherLoad:
+    """Cores other processes used since construction or `restart()` (None where /proc/stat is missing)."""
+
+    def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        self.busy, self.own, self.wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+
+    def cores(self) -> float | None:
+        if self.busy is None:
+            return None
+        others = busy_cpu_seconds() - self.busy - (time.process_time() - self.own)
+        return max(0.0, others) / (time.perf_counter() - self.wall)
+
+
+def wait_for_quiet(max_other_load: float, patience: float, window: float = 0.1) -> None:
+    """Return once other processes used at most `max_other_load` cores over `window` s, or after
+    `patience` s."""
+    deadline = time.perf_counter() + patience
+    while time.perf_counter() < deadline:
+        load = OtherLoad()
+        time.sleep(window)
+        cores = load.cores()
+        if cores is None or cores <= max_other_load:
+            return
+
+
 def timed(run: Runner, case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> Measurement:
     """One run, with the load other processes put on the machine meanwhile."""
-    busy, own, wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    load = OtherLoad()
     seconds, loss = run(case, X, y, seed)
-    if busy is None:
-        return Measurement(seconds, loss, None)
-    others = busy_cpu_seconds() - busy - (time.process_time() - own)
-    return Measurement(seconds, loss, max(0.0, others) / (time.perf_counter() - wall))
+    return Measurement(seconds, loss, load.cores())
 
 
 Cell = list[Measurement] | str  # the kept measurements of one implementation on one case, or why none
 
 
 def measure(case: Case, table: dict[str, Runner | str], X: np.ndarray, y: np.ndarray, repeat: int,
-            max_other_load: float, retries: int) -> tuple[dict[str, Cell], int]:
+            max_other_load: float, retries: int, patience: float = 20.0) -> tuple[dict[str, Cell], int]:
     """Name -> the kept measurements of `repeat` interleaved runs (or why it did not run); and how many runs
-    were redone because other processes used more than `max_other_load` cores meanwhile."""
+    were redone because other processes used more than `max_other_load` cores meanwhile. Each run first
+    waits, at most `patience` s, for other processes to use no more than that."""
     X, y = X[:case.n_samples], y[:case.n_samples]
     live = {name: run for name, run in table.items() if callable(run) and not not_applicable(name, case)}
     warm = Case(case.layer_sizes, case.batch_size, min(case.n_samples, 4 * case.batch_size), 1, case.dropout)
@@ -98,8 +125,10 @@ def measure(case: Case, table: dict[str, Runner | str], X: np.ndarray, y: np.nda
     names, redone = list(live), 0
     for r in range(repeat):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            wait_for_quiet(max_other_load, patience)
             tries = [timed(live[name], case, X, y, r)]
             while (tries[-1].other_load or 0.0) > max_other_load and len(tries) <= retries:
+                wait_for_quiet(max_other_load, patience)
                 tries.append(timed(live[name], case, X, y, r))
             redone += len(tries) - 1
             kept[name].append(min(tries, key=lambda m: m.other_load or 0.0))

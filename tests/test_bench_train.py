@@ -50,7 +50,7 @@ def test_measure_and_render_give_rates_ratios_and_reasons():
     case = Case((784, 8, 12), 64, 128, epochs=1, dropout=0.5)
     table = {"mlpflow": run_mlpflow, "torch": "skipped (torch not installed)",
              "sklearn": run_gemm_floor, "GEMM floor": run_gemm_floor}  # a stand-in for sklearn's runner
-    cells, redone = measure(case, table, X, y, repeat=2, max_other_load=float("inf"), retries=0)
+    cells, redone = measure(case, table, X, y, repeat=2, max_other_load=float("inf"), retries=0, patience=0.0)
     assert redone == 0 and len(cells["mlpflow"]) == len(cells["GEMM floor"]) == 2
     assert cells["torch"] == "skipped (torch not installed)" and cells["sklearn"] == "n/a (no dropout)"
     header, _, row = render([(case, cells)]).splitlines()
@@ -68,5 +68,5 @@ def test_disturbed_repeats_are_redone_at_most_retries_times():
     X, y = synthetic_data(64)
     case = Case((784, 8, 12), 32, 64, epochs=1)
     cells, redone = measure(case, {"GEMM floor": run_gemm_floor}, X, y, repeat=2, max_other_load=-1.0,
-                            retries=2)  # every run counts as disturbed
+                            retries=2, patience=0.0)  # every run counts as disturbed; no waiting
     assert redone == 2 * 2 and len(cells["GEMM floor"]) == 2
