@@ -15,7 +15,7 @@ and the load beside the kept ones.
 Peers are optional (`pip install -e '.[bench]'`); a missing one is shown as skipped. PyTorch runs with
 `torch.set_num_threads(os.cpu_count())`; NumPy's BLAS keeps its default threads (named in the header).
 
-    python -m benchmarks.bench_train [--quick] [--repeat 5]
+    python -m benchmarks.bench_train [--quick] [--repeat 7]
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def cases(scale: float = 1.0) -> list[Case]:
     """The issue's configurations, each on the first n of the 37,200 samples (fewer at small batches, where
     the peers are slow, so that the whole run takes minutes); `scale` shrinks n for a smoke test."""
     shallow, deep = (N_FEATURES, 500, N_CLASSES), (N_FEATURES, 512, 512, 512, N_CLASSES)
-    rows = [(shallow, 1, 400, 0.0), (shallow, 16, 3_200, 0.0), (shallow, 64, 9_300, 0.0),
-            (shallow, 256, 18_600, 0.0), (shallow, 64, 9_300, 0.5), (deep, 64, 4_650, 0.0)]
+    rows = [(shallow, 1, 300, 0.0), (shallow, 16, 2_400, 0.0), (shallow, 64, 6_200, 0.0),
+            (shallow, 256, 12_400, 0.0), (shallow, 64, 6_200, 0.5), (deep, 64, 3_100, 0.0)]
     return [Case(sizes, batch, max(batch, round(n * scale)), dropout=dropout)
             for sizes, batch, n, dropout in rows]
 
@@ -225,12 +225,14 @@ def main(quick: bool, repeat: int, max_other_load: float, retries: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the samples, for a smoke test")
-    parser.add_argument("--repeat", type=int, default=5, help="interleaved repeats per cell; medians count")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: a tenth of the samples, one repeat unless --repeat is given")
+    parser.add_argument("--repeat", type=int, help="interleaved repeats per cell, whose medians count (7)")
     parser.add_argument("--max-other-load", type=float, default=0.2,
                         help="redo a repeat during which other processes used more cores than this")
     parser.add_argument("--retries", type=int, default=3, help="at most this many redos per repeat")
     args = parser.parse_args()
-    if args.repeat < 1 or args.retries < 0:
+    repeat = args.repeat if args.repeat is not None else 1 if args.quick else 7
+    if repeat < 1 or args.retries < 0:
         parser.error("--repeat must be at least 1 and --retries at least 0")
-    main(args.quick, args.repeat, args.max_other_load, args.retries)
+    main(args.quick, repeat, args.max_other_load, args.retries)
