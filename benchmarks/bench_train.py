@@ -14,6 +14,8 @@ and the load beside the kept ones.
 
 Peers are optional (`pip install -e '.[bench]'`); a missing one is shown as skipped. PyTorch runs with
 `torch.set_num_threads(os.cpu_count())`; NumPy's BLAS keeps its default threads (named in the header).
+mlpflow's Adam runs as one numba loop when numba is installed (`.[fast]`), else as ten NumPy passes, as it
+does with MLPFLOW_FUSED=0; the header says which.
 
     python -m benchmarks.bench_train [--quick] [--repeat 7]
 """
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.train_runners import Case, Runner, not_applicable, runners
+from mlp.fused import adam_kernel
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 37_200, 784, 12
 
@@ -163,6 +166,11 @@ def environment() -> list[str]:
         threads = os.environ.get("OPENBLAS_NUM_THREADS", "?")
     lines = [f"{cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}; NumPy "
              f"{np.__version__} with {blas['name']} {blas['version']}, BLAS threads: {threads} (default)"]
+    if adam_kernel() is not None:
+        lines.append(f"mlpflow's Adam: one loop compiled by numba {sys.modules['numba'].__version__}")
+    else:
+        why = "MLPFLOW_FUSED=0" if os.environ.get("MLPFLOW_FUSED") == "0" else "numba not installed"
+        lines.append(f"mlpflow's Adam: ten NumPy passes ({why})")
     peers = []
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
