@@ -60,7 +60,7 @@ class Linear(Layer):
             np.outer(x[0], grad_out[0], out=self.grads["W"])
         else:
             np.matmul(x.T, grad_out, out=self.grads["W"])
-        np.sum(grad_out, axis=0, out=self.grads["b"])
+        grad_out.sum(axis=0, out=self.grads["b"])
         return grad_out @ self.params["W"].T if need_input_grad else None
 
     def __repr__(self) -> str:

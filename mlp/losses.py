@@ -79,24 +79,25 @@ class CrossEntropy:
         if n and (y.min() < 0 or y.max() >= k):
             raise ValueError(f"cross_entropy labels must lie in [0, {k}), got min {y.min()}, max {y.max()}")
 
-    def _shifted(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Loss, exp(max-shifted logits) and their row sums (for the softmax), in one pass."""
+    def _shifted(self, logits: np.ndarray, y: np.ndarray,
+                 rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Loss, exp(max-shifted logits) and their row sums (for the softmax); rows is arange(n)."""
         n, k = logits.shape
         z = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(z)
         sums = e.sum(axis=1, keepdims=True)
         # −Σ_j target_j · log p_j = lse − Σ_j target_j · z_j, since the target sums to 1.
-        target_z = z[np.arange(n), y]
+        target_z = z[rows, y]
         if self.label_smoothing:
             eps = self.label_smoothing
             target_z = (1.0 - eps) * target_z + (eps / k) * z.sum(axis=1)
-        loss = float(np.mean(np.log(sums[:, 0]) - target_z))
+        loss = float((np.log(sums[:, 0]) - target_z).sum()) / n
         return loss, e, sums
 
     def __call__(self, logits: np.ndarray, y: np.ndarray) -> float:
         """(n, k) logits, (n,) labels -> mean loss."""
         self.check(logits, y)
-        return self._shifted(logits, y)[0]
+        return self._shifted(logits, y, np.arange(logits.shape[0]))[0]
 
     def value_and_grad(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(n, k) logits, (n,) labels -> (mean loss, (softmax − target) / n of shape (n, k)).
@@ -106,14 +107,14 @@ class CrossEntropy:
         n, k = logits.shape
         if y.shape != (n,):
             raise ValueError(f"cross_entropy expects integer class labels of shape ({n},), got {y.shape}")
-        loss, grad, sums = self._shifted(logits, y)
-        grad /= sums
-        if self.label_smoothing:
-            grad -= self.label_smoothing / k
-            grad[np.arange(n), y] -= 1.0 - self.label_smoothing
-        else:
-            grad[np.arange(n), y] -= 1.0
-        grad *= 1.0 / n
+        rows = np.arange(n)
+        loss, grad, sums = self._shifted(logits, y, rows)
+        sums *= n
+        grad /= sums  # softmax / n
+        eps = self.label_smoothing
+        if eps:
+            grad -= eps / (k * n)
+        grad[rows, y] -= (1.0 - eps) / n
         return loss, grad
 
     def __repr__(self) -> str:

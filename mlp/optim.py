@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mlp.fused import adam_kernel
 from mlp.registry import lookup
 
 
@@ -118,20 +119,31 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015), bias-corrected: m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
-    p -= lr · m̂ / (√v̂ + ε). `weight_decay` adds λ·p to the gradient (coupled L2, as torch.optim.Adam)."""
+    p -= lr · m̂ / (√v̂ + ε). `weight_decay` adds λ·p to the gradient (coupled L2, as torch.optim.Adam).
+
+    The state keeps the decayed sums m_sum = Σ β1^(t−i)·g_i = m/(1−β1) and v_sum = Σ β2^(t−i)·g_i² =
+    v/(1−β2), which take two passes to update (sum·β + g) where m and v take three. Then m̂ = m_sum/w1 and
+    v̂ = v_sum/w2, where w = Σ_{i<t} βⁱ = (1−βᵗ)/(1−β) is the sum of the weights.
+
+    `fused`: None runs the update as one compiled loop when numba is installed (`mlp.fused`), else as ten
+    NumPy passes; False always takes the NumPy passes; True requires numba. Both give bitwise the same
+    parameters, so `fused` is not a hyper-parameter and is not saved.
+    """
 
     name = "adam"
-    _state_names = ("m", "v")
+    _state_names = ("m_sum", "v_sum")
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, fused: bool | None = None) -> None:
         super().__init__(weight_decay)
         for label, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{label} must be in [0, 1), got {beta!r}")
         if not eps > 0:
             raise ValueError(f"eps must be positive, got {eps!r}")
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        if fused and adam_kernel() is None:
+            raise ImportError(f"{self.name} with fused=True needs numba: pip install 'mlpflow[fast]'")
+        self.beta1, self.beta2, self.eps, self.fused = beta1, beta2, eps, fused
 
     def hyper(self) -> dict:
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, **super().hyper()}
@@ -145,25 +157,28 @@ class Adam(Optimizer):
         return tmp
 
     def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        """Update the 1-D params in place from the 1-D grads."""
+        """Update the 1-D params in place from the 1-D grads: one fused pass, or ten NumPy passes."""
         tmp = self._prepare(params, grads)
         g = self._decay(params, grads, lr, tmp)
-        m, v = self.state["m"], self.state["v"]
+        m_sum, v_sum = self.state["m_sum"], self.state["v_sum"]
         b1, b2 = self.beta1, self.beta2
-        m -= g  # m = β1·(m − g) + g = β1·m + (1 − β1)·g, with no temporary
-        m *= b1
-        m += g
+        # p -= lr·m̂/(√v̂ + ε)  ==  p -= m_sum/(√v_sum + eps)·step, with eps = ε·√w2 and step = lr·√w2/w1
+        w1, w2 = (1.0 - b1**self.t) / (1.0 - b1), (1.0 - b2**self.t) / (1.0 - b2)
+        eps, step = self.eps * math.sqrt(w2), lr * math.sqrt(w2) / w1
+        kernel = None if self.fused is False else adam_kernel()
+        if kernel is not None:
+            scalar = params.dtype.type
+            kernel(params, g, m_sum, v_sum, scalar(b1), scalar(b2), scalar(step), scalar(eps))
+            return
+        m_sum *= b1
+        m_sum += g
         np.multiply(g, g, out=tmp)  # g may be tmp itself: it is no longer needed after this line
-        v -= tmp
-        v *= b2
-        v += tmp
-        # p -= lr·m̂/(√v̂ + ε)  ==  p -= α_t·m/(√v + ε̂) with α_t = lr·√(1−β2ᵗ)/(1−β1ᵗ), ε̂ = ε·√(1−β2ᵗ)
-        c2 = math.sqrt(1.0 - b2**self.t)
-        alpha = lr * c2 / (1.0 - b1**self.t)
-        np.sqrt(v, out=tmp)
-        tmp += self.eps * c2
-        np.divide(m, tmp, out=tmp)
-        tmp *= alpha
+        v_sum *= b2
+        v_sum += tmp
+        np.sqrt(v_sum, out=tmp)
+        tmp += eps
+        np.divide(m_sum, tmp, out=tmp)
+        tmp *= step
         params -= tmp
 
 
@@ -173,8 +188,8 @@ class AdamW(Adam):
     name = "adamw"
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.01) -> None:
-        super().__init__(beta1, beta2, eps, weight_decay)
+                 weight_decay: float = 0.01, fused: bool | None = None) -> None:
+        super().__init__(beta1, beta2, eps, weight_decay, fused)
 
     def _decay(self, params: np.ndarray, grads: np.ndarray, lr: float, tmp: np.ndarray) -> np.ndarray:
         if self.weight_decay:

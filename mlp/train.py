@@ -47,7 +47,11 @@ def check_data(model: MLP, loss: MSE | CrossEntropy, X: np.ndarray, y: np.ndarra
         if y.shape != (n, n_out):
             raise ValueError(f"y for {name} must have shape ({n}, {n_out}) for {loss.name}, got {y.shape}")
         y = y.astype(model.dtype, copy=False)
-    if not np.isfinite(X).all():
+    # A finite sum proves every entry finite (NaN and ±inf propagate) without a temporary the size of X;
+    # only an overflowing or non-finite sum needs the element-wise check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(X.sum())
+    if not math.isfinite(total) and not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return X, y
 

@@ -46,7 +46,7 @@ def test_round_trip(tmp_path: Path):
         (metadata, 7, {"val_loss": 0.25}, {"lr": 0.01}, [{"epoch": 1}])
     assert ckpt.rng_state["shuffle"] == rng.bit_generator.state
     assert ckpt.optimizer_state["t"] == 2 and ckpt.optimizer_state["name"] == "adam"
-    np.testing.assert_array_equal(ckpt.optimizer_state["arrays"]["m"], optimizer.state["m"])
+    np.testing.assert_array_equal(ckpt.optimizer_state["arrays"]["m_sum"], optimizer.state["m_sum"])
     np.testing.assert_array_equal(ckpt.arrays["best_params"], model.flat_params * 2)
 
 

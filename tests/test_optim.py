@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from mlp.fused import adam_kernel
 from mlp.model import MLP
 from mlp.optim import OPTIMIZERS, SCHEDULES, SGD, Adam, AdamW, clip_grad_norm, get_optimizer, learning_rate
 
@@ -45,10 +46,11 @@ def test_sgd_momentum_and_nesterov(nesterov):
     np.testing.assert_allclose(params, p, rtol=1e-12)
 
 
+@pytest.mark.parametrize("fused", [False, None], ids=["numpy", "default"])
 @pytest.mark.parametrize(("cls", "wd"), [(Adam, 0.0), (Adam, 0.05), (AdamW, 0.05)])
-def test_adam_family(cls, wd):
+def test_adam_family(cls, wd, fused):
     b1, b2, eps = 0.8, 0.9, 1e-3  # a large eps, so its bias-corrected placement is tested too
-    params, p, grads = _run(cls(beta1=b1, beta2=b2, eps=eps, weight_decay=wd), steps=4)
+    params, p, grads = _run(cls(beta1=b1, beta2=b2, eps=eps, weight_decay=wd, fused=fused), steps=4)
     m, v = np.zeros_like(p), np.zeros_like(p)
     for t, g in enumerate(grads, start=1):
         if cls is AdamW:
@@ -60,6 +62,57 @@ def test_adam_family(cls, wd):
         m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
         p = p - LR * m_hat / (np.sqrt(v_hat) + eps)
     np.testing.assert_allclose(params, p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [False, None], ids=["numpy", "default"])
+@pytest.mark.parametrize(("b1", "b2"), [(0.9, 0.999), (0.0, 0.0)])
+def test_adam_over_many_steps_keeps_to_the_formula_and_holds_the_decayed_sums(b1, b2, fused):
+    eps = 1e-8
+    adam = Adam(beta1=b1, beta2=b2, eps=eps, fused=fused)
+    params, p, grads = _run(adam, steps=300)
+    m, v, m_sum, v_sum = (np.zeros_like(p) for _ in range(4))
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_sum, v_sum = b1 * m_sum + g, b2 * v_sum + g * g
+        p = p - LR * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    np.testing.assert_allclose(params, p, rtol=1e-10)
+    np.testing.assert_allclose(adam.state["m_sum"], m_sum, rtol=1e-10)
+    np.testing.assert_allclose(adam.state["v_sum"], v_sum, rtol=1e-10)
+
+
+@pytest.mark.skipif(adam_kernel() is None, reason="numba is not installed (the optional 'fast' extra)")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("cls", "wd"), [(Adam, 0.0), (Adam, 0.05), (AdamW, 0.05)])
+def test_fused_kernel_and_numpy_passes_agree_bitwise(cls, wd, dtype):
+    rng = np.random.default_rng(0)
+    grads = [(rng.standard_normal(1000) * 10.0**rng.integers(-4, 3)).astype(dtype) for _ in range(30)]
+    results = []
+    for fused in (True, False):
+        adam, params = cls(weight_decay=wd, fused=fused), np.linspace(-1, 1, 1000, dtype=dtype)
+        for t, g in enumerate(grads):
+            adam.step(params, g, 1e-3 * (1 + t % 3))
+        results.append((params, adam.state["m_sum"], adam.state["v_sum"]))
+    for fused_array, numpy_array in zip(*results, strict=True):
+        np.testing.assert_array_equal(fused_array, numpy_array)
+
+
+def test_without_numba_adam_takes_the_numpy_passes_and_fused_true_says_what_is_missing(monkeypatch):
+    monkeypatch.setattr("mlp.optim.adam_kernel", lambda: None)
+    with pytest.raises(ImportError, match=r"fused=True needs numba: pip install 'mlpflow\[fast\]'"):
+        Adam(fused=True)
+    params, p, grads = _run(Adam(eps=1e-3), steps=2)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        p = p - LR * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-3)
+    np.testing.assert_allclose(params, p, rtol=1e-12)
+
+
+def test_adam_refuses_state_saved_as_plain_moments():
+    state = {"name": "adam", "t": 1, "hyper": {}, "arrays": {"m": np.zeros(3), "v": np.zeros(3)}}
+    with pytest.raises(ValueError, match=r"unexpected adam state arrays \['m', 'v'\]"):
+        Adam().load_state_dict(state)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

@@ -9,8 +9,9 @@ import pytest
 
 from mlp.checkpoint import load_checkpoint
 from mlp.config import TrainConfig
+from mlp.losses import CrossEntropy
 from mlp.model import MLP
-from mlp.train import Trainer, evaluate
+from mlp.train import Trainer, check_data, evaluate
 
 
 def _blobs(n: int = 240, n_features: int = 6, n_classes: int = 3, seed: int = 0):
@@ -167,6 +168,17 @@ def test_resume_refuses_a_different_configuration(tmp_path: Path):
 def test_bad_inputs_raise_value_errors(model, X, y, message):
     with pytest.raises(ValueError, match=message):
         Trainer(_config()).fit(model, X, y)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_one_non_finite_entry_is_found_and_huge_finite_values_pass(bad):
+    model, loss, y = MLP([6, 8, 3]), CrossEntropy(), np.zeros(50, int)
+    X = np.ones((50, 6), np.float32)
+    X[37, 4] = bad
+    with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+        check_data(model, loss, X, y)
+    X = np.full((50, 6), 3e38, np.float32)  # finite, though their sum overflows
+    assert check_data(model, loss, X, y)[0] is X
 
 
 def test_bad_targets_for_regression_and_validation_pairs():
