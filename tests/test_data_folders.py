@@ -13,6 +13,8 @@ from tests.data_trees import clean_root, glyph, save_1bit
 def test_natural_order():
     names = ["10", "2", "1", "img12.bmp", "img2.bmp", "B", "a", "11"]
     assert sorted(names, key=folders.natural_key) == ["1", "2", "10", "11", "a", "B", "img2.bmp", "img12.bmp"]
+    # Characters that are digits but not decimal (circled, superscript) sort as text instead of crashing.
+    assert sorted(["②", "①", "x²", "3"], key=folders.natural_key) == ["3", "x²", "①", "②"]
 
 
 def test_walk_finds_classes_files_and_strays(tmp_path):
@@ -22,6 +24,9 @@ def test_walk_finds_classes_files_and_strays(tmp_path):
     (tmp_path / "train" / "1" / "README").write_text("hi")
     save_1bit(tmp_path / "test" / "t.BMP", glyph(8))
     (tmp_path / "test" / "gone.bmp").symlink_to(tmp_path / "absent.bmp")
+    save_1bit(tmp_path / "train" / ".ipynb_checkpoints" / "c.bmp", glyph(7))  # tools' folders: not classes
+    save_1bit(tmp_path / "train" / "__MACOSX" / "1" / "m.bmp", glyph(6))
+    save_1bit(tmp_path / "train" / "1" / ".cache" / "h.bmp", glyph(5))
     tree = folders.walk(tmp_path)
     assert tree.class_names == ("1", "2", "10")
     assert [e.path for e in tree.entries] == [
@@ -33,7 +38,11 @@ def test_walk_finds_classes_files_and_strays(tmp_path):
     st = (tmp_path / entry.path).stat()
     assert (entry.size, entry.mtime_ns) == (st.st_size, st.st_mtime_ns)
     reasons = {s.path: s.reason for s in tree.skipped}
-    assert set(reasons) == {"train/stray.bmp", "train/1/README", "test/gone.bmp"}
+    assert set(reasons) == {
+        "train/stray.bmp", "train/1/README", "test/gone.bmp",
+        "train/.ipynb_checkpoints/", "train/__MACOSX/", "train/1/.cache/",
+    }
+    assert "hidden or system folder" in reasons["train/__MACOSX/"]
     assert "broken symbolic link" in reasons["test/gone.bmp"]
     assert "class folder" in reasons["train/stray.bmp"]
 
@@ -70,6 +79,9 @@ def test_display_names(tmp_path):
         folders.read_display_names(path, ["1"])
     path.write_text("1\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"labels.txt:1"):
+        folders.read_display_names(path, ["1"])
+    path.write_bytes("1 博\n".encode("gbk"))
+    with pytest.raises(ValueError, match=r"labels.txt is not UTF-8"):
         folders.read_display_names(path, ["1"])
 
 

@@ -42,6 +42,21 @@ def test_transparency_is_composited_on_white():
     assert source == (2, 3) and pixels[0, 0] == 0 and (pixels.ravel()[1:] == 255).all()
 
 
+def test_sixteen_bit_grayscale_keeps_its_top_eight_bits(tmp_path):
+    wide = (np.arange(48).reshape(6, 8) * 1300).astype(np.uint16)  # 0 .. 61,100
+    Image.fromarray(wide).save(tmp_path / "deep.png")
+    decoded = images.read_file(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as image:
+        assert image.mode.startswith("I")
+    np.testing.assert_array_equal(decoded.pixels, (wide >> 8).astype(np.uint8))
+
+
+def test_floating_point_images_are_refused_with_the_reason(tmp_path):
+    Image.fromarray(np.full((2, 3), 0.5, np.float32), "F").save(tmp_path / "float.tif")
+    decoded = images.read_file(tmp_path / "float.tif")
+    assert decoded.pixels is None and "floating-point" in decoded.error
+
+
 def test_resize(tmp_path):
     save_1bit(tmp_path / "a.bmp", glyph(1))
     decoded = images.read_file(tmp_path / "a.bmp", resize=(3, 5))

@@ -178,6 +178,24 @@ def test_reingest_decodes_only_new_and_changed_files(tmp_path):
     assert io.ingest(root, out, force=True).n_decoded == 10
 
 
+def test_reingest_from_another_root_reuses_nothing(tmp_path):
+    # Same relative paths, sizes and mtimes, other pixels: only the root tells the two folders apart.
+    a, b = tmp_path / "a", tmp_path / "b"
+    clean_root(a, per_class=2)
+    for k, name in enumerate(("1", "2", "10")):
+        for i in range(2):
+            src, dst = a / "train" / name / f"{i}.bmp", b / "train" / name / f"{i}.bmp"
+            save_1bit(dst, glyph(500 + 10 * k + i))
+            st = src.stat()
+            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    out = tmp_path / "ds.parquet"
+    io.ingest(a, out)
+    result = io.ingest(b, out)
+    assert (result.n_decoded, result.n_reused) == (6, 0)
+    ds = io.read_dataset(out)
+    np.testing.assert_array_equal(ds.X[list(ds.paths).index("train/10/1.bmp")], glyph(521).ravel())
+
+
 def test_labels_txt_change_rewrites_without_decoding(tmp_path):
     root = tmp_path / "raw"
     clean_root(root, per_class=1)

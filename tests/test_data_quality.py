@@ -39,8 +39,16 @@ def test_counts_wrong_sizes_and_empty_classes():
     assert r.counts == {"train": {"1": 3, "2": 2, "3": 0}, "test": {"": 1}}
     assert [(w.path, w.shape, w.expected) for w in r.wrong_size] == [("train/2/f", (5, 4), (4, 4))]
     assert r.empty_classes == ("train/3",) and not r.ok
-    assert any("train/3" in e and "/data" in e for e in r.errors)
+    assert any("train/3" in e and "/data" in e and "no image file in it" in e for e in r.errors)
     assert r.n_images == 6
+
+
+def test_an_empty_class_error_says_what_the_folder_held():
+    skipped = [Skipped("train/3/a.png", "not an image file: extension '.png' not in ('.bmp',)"),
+               Skipped("train/3/b.png", "not an image file: extension '.png' not in ('.bmp',)")]
+    (error,) = report(skipped=skipped).errors
+    assert error.startswith("empty class folder 'train/3' under /data: no usable image among 2 files")
+    assert "train/3/a.png: not an image file: extension '.png'" in error
 
 
 def test_duplicates_and_label_conflicts():

@@ -23,7 +23,12 @@ _RUNS = re.compile(r"(\d+)")
 def natural_key(text: str) -> tuple:
     """Sort key ordering digit runs by value: ``1, 2, 10`` rather than ``1, 10, 2``."""
     parts = _RUNS.split(text)
-    return tuple((0, int(p), p) if p.isdigit() else (1, p.casefold(), p) for p in parts if p)
+    return tuple((0, int(p), p) if p.isdecimal() else (1, p.casefold(), p) for p in parts if p)
+
+
+def is_hidden(name: str) -> bool:
+    """Folders that tools leave behind (``.ipynb_checkpoints``, ``.git``, ``__MACOSX``): never data."""
+    return name.startswith(".") or name == "__MACOSX"
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,9 @@ def _scan(folder: str, prefix: str, extensions, kept: list, skipped: list) -> No
         items = sorted(it, key=lambda e: natural_key(e.name))
     for e in items:
         rel = prefix + e.name
-        if e.is_dir():
+        if e.is_dir() and is_hidden(e.name):
+            skipped.append(Skipped(rel + "/", "hidden or system folder, not read"))
+        elif e.is_dir():
             _scan(e.path, rel + "/", extensions, kept, skipped)
         elif extensions is not None and os.path.splitext(e.name)[1].lower() not in extensions:
             ext = os.path.splitext(e.name)[1]
@@ -118,9 +125,11 @@ def walk(root: str | os.PathLike, extensions: tuple[str, ...] | None = (".bmp",)
             continue
         with os.scandir(base) as it:
             items = sorted(it, key=lambda e: natural_key(e.name))
-        names = tuple(e.name for e in items if e.is_dir())
+        names = tuple(e.name for e in items if e.is_dir() and not is_hidden(e.name))
         for e in items:
-            if not e.is_dir():
+            if e.is_dir() and is_hidden(e.name):
+                skipped.append(Skipped(f"{split}/{e.name}/", "hidden or system folder, not a class"))
+            elif not e.is_dir():
                 skipped.append(Skipped(f"{split}/{e.name}", f"not inside a class folder of {split}/"))
         if split == "train" and not names:
             raise ValueError(f"no class folders in {base}: expected {base}/<label>/<image files>")
@@ -145,8 +154,13 @@ def read_display_names(path: str | os.PathLike, class_names: Sequence[str]) -> t
     path = Path(path)
     if not path.is_file():
         return tuple(class_names)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        where = f"{exc.reason} at byte {exc.start}"
+        raise ValueError(f"{path} is not UTF-8 text ({where}): save it as UTF-8") from exc
     names: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

@@ -41,11 +41,22 @@ def check_shape(shape: Sequence[int] | None, name: str = "resize") -> Shape | No
     return int(shape[0]), int(shape[1])
 
 
+# Integer modes of more than 8 bits: Pillow's convert("L") clips them at 255 instead of scaling them.
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
 def to_gray(image: Image.Image) -> Image.Image:
-    """8-bit grayscale ``L``: 1-bit becomes 0/255, colour and palette go through Pillow's luma conversion,
-    and transparent pixels are composited onto white first."""
+    """8-bit grayscale ``L``: 1-bit becomes 0/255, 16-bit grayscale keeps its top 8 bits, colour and palette
+    go through Pillow's luma conversion, and transparent pixels are composited onto white first.
+
+    Raises ValueError for floating-point images (mode ``F``), whose scale a file does not say."""
     if image.mode == "L":
         return image
+    if image.mode in _WIDE_MODES:  # "I" is how some formats open 16-bit grayscale: read as 0..65535
+        wide = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        return Image.fromarray((wide >> 8).astype(np.uint8), "L")
+    if image.mode == "F":
+        raise ValueError("32-bit floating-point pixels are not supported: save the image with 8 or 16 bits")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

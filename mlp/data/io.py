@@ -70,9 +70,11 @@ def _pixels(table: pa.Table) -> np.ndarray:
     return flat.to_numpy(zero_copy_only=False).reshape(table.num_rows, n_pixels)
 
 
-def _cache(path: Path, meta: dict, settings: dict) -> tuple[dict[str, tuple], np.ndarray]:
-    """What the earlier data set at ``path`` knows: (relative path -> outcome, its pixels (n, h*w))."""
-    same = (meta["format"], meta["version"], meta["settings"]) == (FORMAT_VERSION, __version__, settings)
+def _cache(path: Path, meta: dict, settings: dict, root: Path) -> tuple[dict[str, tuple], np.ndarray]:
+    """What the earlier data set at ``path`` knows: (relative path -> outcome, its pixels (n, h*w)); nothing
+    when it was made from another root (the same paths, sizes and mtimes there say nothing of the pixels)."""
+    ours = (meta["format"], meta["version"], meta["settings"], meta["source_root"])
+    same = ours == (FORMAT_VERSION, __version__, settings, str(root))
     if not same:
         return {}, np.empty((0, 0), np.uint8)
     table = pq.read_table(path)
@@ -115,7 +117,7 @@ def ingest(
         report = QualityReport.from_dict(meta["quality"])
         return IngestResult(out, report.n_images, 0, len(tree.entries), False, fingerprint, report)
 
-    cache, old_pixels = _cache(out, meta, settings) if meta and not force else ({}, None)
+    cache, old_pixels = _cache(out, meta, settings, tree.root) if meta and not force else ({}, None)
     found = _decode_or_reuse(tree, cache, tuple(meta["image_shape"]) if meta else None, resize)
     readable = [f for f in found if f.decoded.error is None]
     unreadable = [(f.entry, f.decoded) for f in found if f.decoded.error is not None]

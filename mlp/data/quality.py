@@ -220,7 +220,7 @@ def check(
         (conflicts if len(distinct) > 1 else duplicates).append(group)
 
     where = f" under {root}" if root else ""
-    errors = [f"empty class folder {f!r}{where}: no usable image" for f in empty]
+    errors = [f"empty class folder {f!r}{where}: {_why_empty(f, skipped, wrong)}" for f in empty]
     if sum(sum(per.values()) for per in counts.values()) == 0:
         errors.append(f"no usable image{where} ({len(skipped)} files skipped, {len(wrong)} of a wrong size)")
     ordered = {s: dict(counts[s]) for s in SPLITS if s in counts}
@@ -237,6 +237,18 @@ def check(
         label_conflicts=tuple(conflicts),
         errors=tuple(errors),
     )
+
+
+def _why_empty(folder: str, skipped: Sequence[Skipped], wrong: Sequence[WrongSize]) -> str:
+    """Why a class folder has no usable image: nothing in it, or what was found there and set aside."""
+    inside = folder + "/"
+    bad = [s for s in skipped if s.path.startswith(inside)]
+    n_wrong = sum(w.path.startswith(inside) for w in wrong)
+    if not bad and not n_wrong:
+        return "no image file in it"
+    first = f"; first skipped: {bad[0].path}: {bad[0].reason}" if bad else ""
+    counts = f"{len(bad)} skipped, {n_wrong} of a wrong size"
+    return f"no usable image among {len(bad) + n_wrong} files ({counts}{first})"
 
 
 def _group_dict(g: DuplicateGroup) -> dict[str, Any]:
