@@ -50,7 +50,7 @@ Seed = Annotated[int, Field(ge=0, description="seed of the initial weights")]
 
 @dataclass(frozen=True, eq=False)
 class SineFit:
-    """A finished fit: the model (best weights by training loss), its history, samples x, y (n, 1), MSE."""
+    """A finished fit: the model (its last epoch's weights), its history, samples x, y (n, 1), MSE."""
 
     model: MLP
     history: History

@@ -23,7 +23,7 @@ def fit_sine(n_samples: int = 64, hidden: tuple[int, ...] = (100, 100), iteratio
              progress: bool = False) -> tuple[MLP, History, np.ndarray, np.ndarray]:
     """Fit sin(2πx) with an MLP [1, *hidden, 1], MSE and full-batch Adam (one iteration per epoch).
 
-    Returns the model (best weights by training loss), the history, x (n, 1) and y (n, 1).
+    Returns the model (its last epoch's weights), the history, x (n, 1) and y (n, 1).
     """
     x, y = sine_data(n_samples)
     model = MLP([1, *hidden, 1], activation=activation, seed=seed)

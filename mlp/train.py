@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -47,13 +48,32 @@ def check_data(model: MLP, loss: MSE | CrossEntropy, X: np.ndarray, y: np.ndarra
         if y.shape != (n, n_out):
             raise ValueError(f"y for {name} must have shape ({n}, {n_out}) for {loss.name}, got {y.shape}")
         y = y.astype(model.dtype, copy=False)
-    # A finite sum proves every entry finite (NaN and ±inf propagate) without a temporary the size of X;
-    # only an overflowing or non-finite sum needs the element-wise check.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = float(X.sum())
-    if not math.isfinite(total) and not np.isfinite(X).all():
+        if not _all_finite(y):
+            raise ValueError(f"targets y for {name} contain NaN or infinite values")
+    if not _all_finite(X):
         raise ValueError(f"{name} contains NaN or infinite values")
     return X, y
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every entry is finite. A finite sum proves it (NaN and ±inf propagate) without a temporary
+    the size of `a`; only an overflowing or non-finite sum needs the element-wise check."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(a.sum())
+    return math.isfinite(total) or bool(np.isfinite(a).all())
+
+
+def data_fingerprint(*arrays: np.ndarray | None) -> str:
+    """sha256 over the shapes, dtypes and bytes of the arrays: what resume compares to refuse other data."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            digest.update(b"none;")
+            continue
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype.str}{a.shape};".encode())
+        digest.update(memoryview(a).cast("B"))
+    return digest.hexdigest()
 
 
 def evaluate(model: MLP, X: np.ndarray, y: np.ndarray,
@@ -92,12 +112,16 @@ class Trainer:
             metadata: dict | None = None) -> History:
         """Train `model` in place on X (n, n_in), y; returns the History. Ends with the best weights loaded.
 
-        Validation (X_val, y_val) is evaluated after every epoch; without it the best epoch is the one with
-        the lowest train loss. With `checkpoint_dir`, best.npz is written when the monitored metric improves
-        and last.npz after every epoch, both carrying `metadata` (JSON-able). `resume=True` continues from
-        checkpoint_dir/last.npz when it exists (else starts afresh). A non-finite loss raises
-        FloatingPointError naming the epoch and batch, leaving the checkpoint files as they were; whenever fit
-        raises, the model keeps the weights it had at that moment.
+        Validation (X_val, y_val) is evaluated after every epoch in inference mode; the epoch with the best
+        monitored metric is kept: its weights are loaded at the end and, with `checkpoint_dir`, written to
+        best.npz. Without validation data nothing is selected (as in scikit-learn): the model ends with the
+        last epoch's weights, the history's best epoch is the one with the lowest running train loss (which
+        `patience` watches) and no best.npz is written. With `checkpoint_dir`, last.npz is written after
+        every epoch; both files carry `metadata` (JSON-able). `resume=True` continues from
+        checkpoint_dir/last.npz when it exists (else starts afresh); it refuses another model, other data or
+        another configuration. A non-finite training or validation loss raises FloatingPointError naming the
+        epoch, leaving the checkpoint files as they were and the model with the weights it would have ended
+        with (the best so far, or the last finished epoch's without validation).
         """
         cfg = self.config
         loss_fn = get_loss(cfg.loss, cfg.label_smoothing)
@@ -123,12 +147,15 @@ class Trainer:
 
         optimizer = get_optimizer(cfg.optimizer, **cfg.optimizer_hyper())
         rng = np.random.default_rng(cfg.seed)
-        history = History(monitor=cfg.monitor if X_val is not None else "train_loss")
-        best_params = model.flat_params.copy()
-        best_buffers = {k: v.copy() for k, v in model.buffers().items()}
+        select = X_val is not None
+        history = History(monitor=cfg.monitor if select else "train_loss")
+        fingerprint = None if ckpt_dir is None else data_fingerprint(X, y, X_val, y_val)
+        # The weights fit ends with: the best epoch's when validating, else the last finished epoch's.
+        kept_params = model.flat_params.copy()
+        kept_buffers = {k: v.copy() for k, v in model.buffers().items()}
         if resume and (ckpt_dir / "last.npz").exists():
-            history, best_params, best_buffers = self._resume(ckpt_dir / "last.npz", model, optimizer, rng,
-                                                              history.monitor)
+            history, kept_params, kept_buffers = self._resume(ckpt_dir / "last.npz", model, optimizer, rng,
+                                                              history.monitor, fingerprint)
 
         bar = tqdm(total=cfg.epochs, initial=len(history), desc="training", unit="epoch",
                    disable=not cfg.progress, dynamic_ncols=True)
@@ -142,25 +169,30 @@ class Trainer:
                 train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, X, y, batch_size, lr,
                                                           rng, epoch)
                 val_loss, val_acc = (None, None) if X_val is None else _evaluate(model, loss_fn, X_val, y_val)
+                if val_loss is not None and not math.isfinite(val_loss):
+                    raise FloatingPointError(f"non-finite validation loss {val_loss} at epoch {epoch}; "
+                                             "checkpoints are left as they were")
                 record = EpochRecord(epoch, train_loss, train_acc, val_loss, val_acc, lr,
                                      time.perf_counter() - started)
-                if history.append(record):
-                    np.copyto(best_params, model.flat_params)
-                    for name, value in model.buffers().items():
-                        np.copyto(best_buffers[name], value)
+                if history.append(record) or not select:
+                    _copy_weights(model, kept_params, kept_buffers, into_model=False)
                 if ckpt_dir is not None:
-                    self._save(ckpt_dir, model, optimizer, rng, history, metadata, best_params, best_buffers)
+                    self._save(ckpt_dir, model, optimizer, rng, history, metadata, kept_params, kept_buffers,
+                               select, fingerprint)
                 if cfg.progress:
                     bar.set_postfix({k: f"{v:.4f}" for k, v in (("loss", train_loss), ("val_loss", val_loss),
                                      ("val_acc", val_acc)) if v is not None}, refresh=False)
                     bar.update()
                 for callback in self.callbacks:
                     callback(record, history)
+        except FloatingPointError as exc:
+            _copy_weights(model, kept_params, kept_buffers, into_model=True)
+            kept = (f"epoch {history.best_epoch if select else history.records[-1].epoch}" if history.records
+                    else "the start of this fit")
+            raise FloatingPointError(f"{exc}; the model holds the weights of {kept}") from exc
         finally:
             bar.close()
-        np.copyto(model.flat_params, best_params)
-        for name, value in model.buffers().items():
-            np.copyto(value, best_buffers[name])
+        _copy_weights(model, kept_params, kept_buffers, into_model=True)
         return history
 
     def _train_epoch(self, model: MLP, loss_fn: MSE | CrossEntropy, optimizer: Optimizer, X: np.ndarray,
@@ -210,36 +242,59 @@ class Trainer:
         return total / n, (correct / n if classification else None)
 
     def _save(self, ckpt_dir: Path, model: MLP, optimizer: Optimizer, rng: np.random.Generator,
-              history: History, metadata: dict, best_params: np.ndarray, best_buffers: dict) -> None:
-        """best.npz when the latest epoch is the best, then last.npz with everything resume needs."""
+              history: History, metadata: dict, best_params: np.ndarray, best_buffers: dict, select: bool,
+              fingerprint: str) -> None:
+        """best.npz when validating and the latest epoch is the best, then last.npz with everything resume
+        needs (the weights fit would end with, and the data's fingerprint)."""
         record = history.records[-1]
         common = {"metadata": metadata, "epoch": record.epoch, "train_config": self.config.to_dict(),
                   "metrics": {**dataclasses.asdict(record), "monitor": history.monitor,
-                              "best_epoch": history.best_epoch},
+                              "best_epoch": history.best_epoch, "data_sha256": fingerprint},
                   "optimizer_state": optimizer.state_dict(),
                   "rng_state": {"shuffle": rng.bit_generator.state}, "history": history.rows()}
-        if history.best_epoch == record.epoch:
+        if select and history.best_epoch == record.epoch:
             save_checkpoint(ckpt_dir / "best.npz", model, **common)
         extra = {"best_params": best_params, **{f"best_buffers/{k}": v for k, v in best_buffers.items()}}
         save_checkpoint(ckpt_dir / "last.npz", model, **common, arrays=extra)
 
     def _resume(self, path: Path, model: MLP, optimizer: Optimizer, rng: np.random.Generator,
-                monitor: str) -> tuple[History, np.ndarray, dict]:
-        """Load last.npz into model, optimizer and rng; returns the history and best weights so far."""
+                monitor: str, fingerprint: str) -> tuple[History, np.ndarray, dict]:
+        """Load last.npz into model, optimizer and rng; returns the history and the weights kept so far."""
+        saved_model = load_checkpoint(path).model.config
+        differs = [f"{k} (saved {saved_model.get(k)!r}, now {v!r})" for k, v in model.config.items()
+                   if saved_model.get(k) != v]
+        if differs:
+            raise ValueError(f"cannot resume from {path}: the model differs in " + ", ".join(differs))
         ckpt = load_checkpoint(path, model)
         saved = ckpt.train_config or {}
         current = self.config.to_dict()
         changed = {k: (saved.get(k), v) for k, v in current.items()
                    if k not in RESUMABLE_CHANGES and saved.get(k) != v}
+        if current["schedule"] == "cosine" and saved.get("epochs") != current["epochs"]:
+            changed["epochs"] = (saved.get("epochs"), current["epochs"])  # the cosine curve spans the epochs
         if changed:
             raise ValueError(f"cannot resume from {path}: config differs in " + ", ".join(
                 f"{k} (saved {old!r}, now {new!r})" for k, (old, new) in changed.items()))
         if ckpt.metrics.get("monitor") != monitor:
             raise ValueError(f"cannot resume from {path}: it monitored {ckpt.metrics.get('monitor')!r}, "
                              f"this fit monitors {monitor!r} (validation data given in one run only?)")
+        if ckpt.metrics.get("data_sha256") != fingerprint:
+            raise ValueError(f"cannot resume from {path}: it was trained on other data (the training or "
+                             "validation arrays differ from the interrupted run's)")
         optimizer.load_state_dict(ckpt.optimizer_state)
         rng.bit_generator.state = ckpt.rng_state["shuffle"]
         history = History.from_rows(ckpt.history, monitor, resumed_from_epoch=ckpt.epoch)
         best_buffers = {k[len("best_buffers/"):]: v for k, v in ckpt.arrays.items()
                         if k.startswith("best_buffers/")}
         return history, ckpt.arrays["best_params"], best_buffers
+
+
+def _copy_weights(model: MLP, params: np.ndarray, buffers: dict[str, np.ndarray], *,
+                  into_model: bool) -> None:
+    """Copy the model's parameters and buffers into (params, buffers), or back into the model."""
+    pairs = [(model.flat_params, params), *((v, buffers[k]) for k, v in model.buffers().items())]
+    for live, kept in pairs:
+        if into_model:
+            np.copyto(live, kept)
+        else:
+            np.copyto(kept, live)

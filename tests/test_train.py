@@ -11,6 +11,7 @@ from mlp.checkpoint import load_checkpoint
 from mlp.config import TrainConfig
 from mlp.losses import CrossEntropy
 from mlp.model import MLP
+from mlp.optim import learning_rate
 from mlp.train import Trainer, check_data, evaluate
 
 
@@ -104,6 +105,55 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_checkpoints(tmp_path: Pa
         Trainer(_config(checkpoint_dir=tmp_path), callbacks=[poison]).fit(model, X[:180], y[:180],
                                                                            X[180:], y[180:])
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved
+    # Nothing trained is lost: the model holds the best epoch's weights, as best.npz does.
+    best = load_checkpoint(tmp_path / "best.npz")
+    np.testing.assert_array_equal(model.flat_params, best.model.flat_params)
+
+
+def test_a_non_finite_validation_loss_stops_training_with_the_best_weights(tmp_path: Path):
+    X, y = _blobs()
+    model = MLP([6, 16, 3])
+
+    def blow_up(record, history):
+        if record.epoch == 2:
+            model.flat_params[:] = 1e30  # finite weights whose outputs overflow to inf - inf = nan
+
+    with pytest.raises(FloatingPointError, match=r"non-finite .* loss .* epoch 3.*weights of epoch [12]"), \
+            np.errstate(over="ignore", invalid="ignore"):
+        Trainer(_config(checkpoint_dir=tmp_path), callbacks=[blow_up]).fit(model, X[:180], y[:180],
+                                                                           X[180:], y[180:])
+    assert np.isfinite(model.flat_params).all() and load_checkpoint(tmp_path / "last.npz").epoch == 2
+
+
+def test_without_validation_the_last_weights_are_kept_and_no_best_is_written(tmp_path: Path):
+    # Full-batch SGD with a step that overshoots: the running loss goes up and down. With no validation data
+    # nothing is selected, so the model ends as the last epoch left it (and as last.npz holds it).
+    X, y = _blobs(n=60)
+    model = MLP([6, 8, 3], seed=0)
+    config = _config(epochs=6, batch_size=None, optimizer="sgd", lr=3.0, checkpoint_dir=tmp_path)
+    history = Trainer(config).fit(model, X, y)
+    assert history.best_epoch != len(history)  # the overshoot makes an earlier epoch the lowest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.npz"]
+    np.testing.assert_array_equal(model.flat_params, load_checkpoint(tmp_path / "last.npz").model.flat_params)
+
+
+def test_fit_applies_clipping_label_smoothing_shuffling_and_the_schedule():
+    X, y = _blobs(n=96)
+
+    def fit(**changes):
+        model = MLP([6, 8, 3], seed=0)
+        history = Trainer(_config(epochs=4, **changes)).fit(model, X, y)
+        return model.flat_params.copy(), history
+
+    base, base_history = fit()
+    np.testing.assert_array_equal(fit()[0], base)  # deterministic: every difference below is the option's
+    for option in ({"clip_grad_norm": 1e-3}, {"label_smoothing": 0.2}, {"shuffle": False}, {"seed": 1}):
+        assert not np.allclose(fit(**option)[0], base), option
+    _, smoothed = fit(label_smoothing=0.2)
+    assert smoothed.records[-1].train_loss > base_history.records[-1].train_loss  # smoothing's floor > 0
+    _, cosine = fit(schedule="cosine", warmup_epochs=1)
+    want = [learning_rate("cosine", 0.01, e, 4, 1, 10, 0.1, 0.0) for e in range(4)]
+    assert [r.lr for r in cosine.records] == want and want[0] < want[1] > want[3]
 
 
 class Interrupted(Exception):
@@ -149,12 +199,25 @@ def test_resume_refuses_a_different_configuration(tmp_path: Path):
     Trainer(_config(epochs=2, checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y)
     with pytest.raises(ValueError, match=r"config differs in lr \(saved 0.01, now 0.02\)"):
         Trainer(_config(epochs=4, lr=0.02, checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y, resume=True)
-    with pytest.raises(ValueError, match=r"'fc0.W' has shape \(6, 8\) in checkpoint .* \(6, 9\) in the"):
-        Trainer(_config(epochs=4, checkpoint_dir=tmp_path)).fit(MLP([6, 9, 3]), X, y, resume=True)
+    for other, differs in [(MLP([6, 9, 3]), r"layer_sizes \(saved \[6, 8, 3\], now \[6, 9, 3\]\)"),
+                           (MLP([6, 8, 3], dropout=0.1), r"dropout \(saved 0.0, now 0.1\)"),
+                           (MLP([6, 8, 3], dtype="float64"), r"dtype \(saved 'float32', now 'float64'\)")]:
+        with pytest.raises(ValueError, match=r"last.npz: the model differs in " + differs):
+            Trainer(_config(epochs=4, checkpoint_dir=tmp_path)).fit(other, X, y, resume=True)
+    with pytest.raises(ValueError, match="trained on other data"):
+        Trainer(_config(epochs=4, checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, (y + 1) % 3, resume=True)
     history = Trainer(_config(epochs=4, checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y, resume=True)
     assert [r.epoch for r in history.records] == [1, 2, 3, 4] and history.resumed_from_epoch == 2
     with pytest.raises(ValueError, match=r"resume=True needs config\.checkpoint_dir"):
         Trainer(_config()).fit(MLP([6, 8, 3]), X, y, resume=True)
+
+
+def test_resume_refuses_to_stretch_a_cosine_schedule(tmp_path: Path):
+    X, y = _blobs()
+    Trainer(_config(epochs=2, schedule="cosine", checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y)
+    with pytest.raises(ValueError, match=r"config differs in epochs \(saved 2, now 4\)"):
+        Trainer(_config(epochs=4, schedule="cosine", checkpoint_dir=tmp_path)).fit(MLP([6, 8, 3]), X, y,
+                                                                                   resume=True)
 
 
 @pytest.mark.parametrize(("model", "X", "y", "message"), [
@@ -185,6 +248,8 @@ def test_bad_targets_for_regression_and_validation_pairs():
     X = np.zeros((4, 6), np.float32)
     with pytest.raises(ValueError, match=r"shape \(4, 3\) for mse, got \(4,\)"):
         Trainer(_config(loss="mse")).fit(MLP([6, 8, 3]), X, np.zeros(4))
+    with pytest.raises(ValueError, match=r"targets y for X_val contain NaN or infinite values"):
+        Trainer(_config(loss="mse")).fit(MLP([6, 8, 3]), X, np.zeros((4, 3)), X, np.full((4, 3), np.inf))
     with pytest.raises(ValueError, match="both X_val and y_val"):
         Trainer(_config()).fit(MLP([6, 8, 3]), X, np.zeros(4, int), X_val=X)
     with pytest.raises(TypeError, match="metadata must be JSON-able"):
