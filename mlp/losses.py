@@ -19,13 +19,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """(n, k) logits -> (n, k) log-probabilities via the log-sum-exp of max-shifted logits."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return z
-
-
 class MSE:
     """0.5 · mean((y_hat − y)²) over all elements; y is (n, n_out) floats like y_hat."""
 
