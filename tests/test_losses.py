@@ -73,6 +73,17 @@ def test_cross_entropy_checks_labels():
         CrossEntropy()(logits, np.array([0, 3]))
 
 
+@pytest.mark.parametrize(("y", "message"), [
+    (np.array([0, -1]), r"label -1 is outside the valid range \[0, 3\)"),  # would mean the last class
+    (np.array([3, 0]), r"label 3 is outside the valid range \[0, 3\)"),  # would be an IndexError
+    (np.array([0.0, 1.0]), r"integer class labels of shape \(2,\), got float64"),
+    (np.array([[0], [1]]), r"integer class labels of shape \(2,\), got int64 \(2, 1\)"),
+])
+def test_value_and_grad_checks_labels(y, message):
+    with pytest.raises(ValueError, match=message):
+        CrossEntropy().value_and_grad(np.zeros((2, 3)), y)
+
+
 def test_mse_checks_target_shape():
     with pytest.raises(ValueError, match=r"shape \(2, 1\).*got \(2,\)"):
         MSE()(np.zeros((2, 1)), np.zeros(2))
