@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,11 @@ MONITORS = {name: mode for name, mode in MODES.items() if name.startswith("val_"
 def _positive_int(name: str, value: object, minimum: int = 1) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _finite(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,10 @@ class TrainConfig:
         lookup(MONITORS, self.monitor, "monitor")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        for f in dataclasses.fields(self):  # every float field, optional ones when set
+            value = getattr(self, f.name)
+            if "float" in str(f.type) and not (value is None and "None" in str(f.type)):
+                _finite(f.name, value)
         if not 0.0 <= self.min_lr <= self.lr:
             raise ValueError(f"min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
         if self.weight_decay < 0:

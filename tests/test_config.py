@@ -39,6 +39,14 @@ def test_optimizer_hyper_parameters_follow_the_optimizer():
         {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1}
 
 
+@pytest.mark.parametrize("field", ["weight_decay", "momentum", "beta1", "beta2", "eps", "label_smoothing",
+                                   "gamma", "min_lr", "clip_grad_norm"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_floats_raise_value_errors_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be a finite number, got {value!r}"):
+        TrainConfig(**{field: value})
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
     ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
@@ -54,6 +62,7 @@ def test_optimizer_hyper_parameters_follow_the_optimizer():
     ({"nesterov": True}, "nesterov needs optimizer 'sgd' with momentum > 0, got 'adam'"),
     ({"label_smoothing": 0.1, "loss": "mse"}, "label_smoothing applies to cross_entropy"),
     ({"loss": "mse", "monitor": "val_accuracy"}, "monitor 'val_accuracy' needs a classification loss"),
+    ({"gamma": "0.5"}, "gamma must be a finite number, got '0.5'"),
     ({"clip_grad_norm": 0.0}, "clip_grad_norm must be positive or None, got 0.0"),
     ({"patience": 0}, "patience must be an integer >= 1, got 0"),
     ({"warmup_epochs": -1}, "warmup_epochs must be an integer >= 0, got -1"),
