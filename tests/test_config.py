@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlp.config import TrainConfig
+from mlp.optim import get_optimizer
 
 
 def test_defaults_match_the_documented_api():
@@ -33,10 +34,19 @@ def test_round_trip_through_json(tmp_path: Path):
 
 
 def test_optimizer_hyper_parameters_follow_the_optimizer():
-    assert TrainConfig(optimizer="sgd", momentum=0.5).optimizer_hyper() == \
+    assert TrainConfig(optimizer="sgd", momentum=0.5, weight_decay=0.0).optimizer_hyper() == \
         {"momentum": 0.5, "nesterov": False, "weight_decay": 0.0}
     assert TrainConfig(optimizer="adamw", weight_decay=0.1).optimizer_hyper() == \
         {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1}
+
+
+@pytest.mark.parametrize(("name", "decay"), [("sgd", 0.0), ("adam", 0.0), ("adamw", 0.01)])
+def test_default_weight_decay_is_the_optimizers_own(name, decay):
+    config = TrainConfig(optimizer=name)
+    assert config.weight_decay is None and "weight_decay" not in config.optimizer_hyper()
+    optimizer = get_optimizer(name, **config.optimizer_hyper())
+    assert optimizer.weight_decay == decay == get_optimizer(name).weight_decay
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
 @pytest.mark.parametrize("field", ["weight_decay", "momentum", "beta1", "beta2", "eps", "label_smoothing",
