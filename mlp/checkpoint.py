@@ -4,7 +4,8 @@ Layout of the archive: `params/<name>` and `buffers/<name>` (the model), `optimi
 arrays), `extra/<key>` (any other arrays, e.g. the trainer's best weights), and `__meta__`: the UTF-8 JSON
 below, stored as a uint8 array. The JSON holds the format version, the model's config and dropout RNG state,
 epoch, metrics, train config, the optimiser's scalar state, RNG states, history, the caller's metadata and a
-SHA-256 checksum of every array, verified on load.
+SHA-256 checksum of every array and of the rest of the JSON, verified on load. Version 1 files (whose checksum
+covers the arrays only) still load.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from mlp.atomic import save_npz
 from mlp.model import MLP
 
 FORMAT = "mlpflow-checkpoint"
-VERSION = 1
+VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # 1: the checksum covers the arrays only; 2: the arrays and the JSON metadata
 _META = "__meta__"
+_KEYS = ("model_config", "model_rng", "epoch", "metrics", "train_config", "optimizer", "rng_state", "history",
+         "metadata", "checksum")
 
 
 @dataclass
@@ -41,13 +45,17 @@ class Checkpoint:
     path: Path | None = None
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in name order."""
+def _checksum(arrays: dict[str, np.ndarray], meta_json: str | None = None) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in name order, then over `meta_json` (the
+    metadata without its checksum, as json.dumps writes it) when given."""
     digest = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         digest.update(a.tobytes())
+    if meta_json is not None:
+        digest.update(f"{_META}|".encode())
+        digest.update(meta_json.encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -76,11 +84,15 @@ def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = Non
     meta = {"format": FORMAT, "version": VERSION, "model_config": model.config,
             "model_rng": model.rng.bit_generator.state, "epoch": epoch, "metrics": metrics or {},
             "train_config": train_config, "optimizer": optimizer_meta, "rng_state": rng_state or {},
-            "history": history or [], "metadata": metadata or {}, "checksum": _checksum(out)}
+            "history": history or [], "metadata": metadata or {}}
     try:
-        text = json.dumps(meta)
+        body = json.dumps(meta)
     except TypeError as e:
         raise TypeError(f"checkpoint metadata for {path} is not JSON-able: {e}") from e
+    # Loading re-serialises the parsed metadata (checksum removed); json.dumps of json.loads of json.dumps
+    # output gives the same text, and the checksum goes last so removing it leaves the key order intact.
+    meta["checksum"] = _checksum(out, body)
+    text = json.dumps(meta)
     out[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     return save_npz(path, out)
 
@@ -96,12 +108,25 @@ def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ValueError(f"{path} is not a readable checkpoint: {e}") from e
     if _META not in arrays:
         raise ValueError(f"{path} is not an mlpflow checkpoint: no {_META} entry")
-    meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    try:
+        meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is corrupted: its {_META} entry is not UTF-8 JSON ({e})") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is corrupted: its {_META} entry holds a JSON {type(meta).__name__}, "
+                         f"not an object")
+    if meta.get("format") != FORMAT or meta.get("version") not in _READABLE_VERSIONS:
         raise ValueError(f"{path} has format {meta.get('format')!r} version {meta.get('version')!r}; "
-                         f"expected {FORMAT!r} version {VERSION}")
-    if _checksum(arrays) != meta["checksum"]:
-        raise ValueError(f"{path} is corrupted: its arrays do not match the checksum stored in it")
+                         f"expected {FORMAT!r} version {' or '.join(map(str, _READABLE_VERSIONS))}")
+    missing = [key for key in _KEYS if key not in meta]
+    if missing:
+        raise ValueError(f"{path} is corrupted: its metadata lacks {missing}")
+    body = None
+    if meta["version"] >= 2:
+        body = json.dumps({k: v for k, v in meta.items() if k != "checksum"})
+    if _checksum(arrays, body) != meta["checksum"]:
+        covered = "arrays" if body is None else "arrays or metadata"
+        raise ValueError(f"{path} is corrupted: its {covered} do not match the checksum stored in it")
     return meta, arrays
 
 
@@ -119,9 +144,14 @@ def load_checkpoint(path: str | Path, model: MLP | None = None) -> Checkpoint:
     path = Path(path)
     meta, arrays = _read(path)
     saved = meta["model_config"]
+    if not isinstance(saved, dict) or not {"layer_sizes", "activation"} <= set(saved):
+        raise ValueError(f"{path} is corrupted: its model_config {saved!r} lacks layer_sizes or activation")
     source = f"checkpoint {path} ({saved['layer_sizes']})"
     if model is None:
-        model = MLP(**saved)
+        try:
+            model = MLP(**saved)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path} has a model_config that builds no MLP: {e}") from e
     if model.config["activation"] != saved["activation"]:
         raise ValueError(f"{source} was trained with activation {saved['activation']!r}, "
                          f"the model uses {model.config['activation']!r}")

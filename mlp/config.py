@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +21,19 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def _finite(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train: epochs, batches, optimiser, loss, schedule, early stopping and checkpoints.
 
     batch_size: 1 up to the whole set; None means full batch (sizes above n are clipped to n).
     momentum/nesterov: `sgd` only. beta1/beta2/eps: `adam` and `adamw`. weight_decay: coupled L2 for sgd
-    and adam, decoupled for adamw. label_smoothing: `cross_entropy` only.
+    and adam, decoupled for adamw; None means the optimiser's own default (0.01 for adamw as in PyTorch, 0 for
+    sgd and adam). label_smoothing: `cross_entropy` only.
     Schedules are per epoch: `constant`, `step` (×gamma every step_size epochs), `cosine` (down to min_lr),
     after `warmup_epochs` of linear warm-up.
     clip_grad_norm: rescale each batch's gradient to at most this L2 norm.
@@ -39,7 +46,7 @@ class TrainConfig:
     batch_size: int | None = 64
     optimizer: str = "adam"
     lr: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float | None = None
     momentum: float = 0.9
     nesterov: bool = False
     beta1: float = 0.9
@@ -70,9 +77,13 @@ class TrainConfig:
         lookup(MONITORS, self.monitor, "monitor")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        for f in dataclasses.fields(self):  # every float field, optional ones when set
+            value = getattr(self, f.name)
+            if "float" in str(f.type) and not (value is None and "None" in str(f.type)):
+                _finite(f.name, value)
         if not 0.0 <= self.min_lr <= self.lr:
             raise ValueError(f"min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
-        if self.weight_decay < 0:
+        if self.weight_decay is not None and self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
@@ -102,10 +113,14 @@ class TrainConfig:
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
 
     def optimizer_hyper(self) -> dict:
-        """The keyword arguments of `mlp.optim.get_optimizer(self.optimizer, ...)`."""
+        """The keyword arguments of `mlp.optim.get_optimizer(self.optimizer, ...)` (weight_decay when set)."""
         if self.optimizer == "sgd":
-            return {"momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "weight_decay": self.weight_decay}
+            hyper = {"momentum": self.momentum, "nesterov": self.nesterov}
+        else:
+            hyper = {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        if self.weight_decay is not None:
+            hyper["weight_decay"] = self.weight_decay
+        return hyper
 
     def to_dict(self) -> dict:
         """A JSON-able dict; TrainConfig.from_dict(config.to_dict()) == config (paths become strings)."""

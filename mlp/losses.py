@@ -19,13 +19,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """(n, k) logits -> (n, k) log-probabilities via the log-sum-exp of max-shifted logits."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return z
-
-
 class MSE:
     """0.5 · mean((y_hat − y)²) over all elements; y is (n, n_out) floats like y_hat."""
 
@@ -71,13 +64,17 @@ class CrossEntropy:
         self.label_smoothing = label_smoothing
 
     def check(self, logits: np.ndarray, y: np.ndarray) -> None:
-        """Raise ValueError unless y is (n,) integers in [0, k) for logits (n, k)."""
+        """Raise ValueError unless y is (n,) integers in [0, k) for logits (n, k); costs one min and max."""
         n, k = logits.shape
-        if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+        if y.shape != (n,) or y.dtype.kind not in "iu":
             raise ValueError(
                 f"cross_entropy expects integer class labels of shape ({n},), got {y.dtype} {y.shape}")
-        if n and (y.min() < 0 or y.max() >= k):
-            raise ValueError(f"cross_entropy labels must lie in [0, {k}), got min {y.min()}, max {y.max()}")
+        if n:
+            low, high = int(y.min()), int(y.max())
+            if low < 0 or high >= k:
+                bad = low if low < 0 else high
+                raise ValueError(f"cross_entropy label {bad} is outside the valid range [0, {k}) "
+                                 f"(labels span min {low}, max {high})")
 
     def _shifted(self, logits: np.ndarray, y: np.ndarray,
                  rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -100,13 +97,9 @@ class CrossEntropy:
         return self._shifted(logits, y, np.arange(logits.shape[0]))[0]
 
     def value_and_grad(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """(n, k) logits, (n,) labels -> (mean loss, (softmax − target) / n of shape (n, k)).
-
-        Checks shapes only; the label range is checked by `__call__` and once per fit by the trainer.
-        """
+        """(n, k) logits, (n,) labels -> (mean loss, (softmax − target) / n of shape (n, k))."""
+        self.check(logits, y)
         n, k = logits.shape
-        if y.shape != (n,):
-            raise ValueError(f"cross_entropy expects integer class labels of shape ({n},), got {y.shape}")
         rows = np.arange(n)
         loss, grad, sums = self._shifted(logits, y, rows)
         sums *= n

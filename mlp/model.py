@@ -25,10 +25,11 @@ class MLP:
     """A multilayer perceptron; no activation after the last layer (it outputs logits or regression values).
 
     `MLP(**model.config)` rebuilds the same architecture and initial weights. The seed drives the weight
-    initialisation and, through `model.rng`, the dropout masks.
+    initialisation and, through `model.rng`, the dropout masks. Every argument after layer_sizes is
+    keyword-only.
     """
 
-    def __init__(self, layer_sizes: Sequence[int] = (784, 500, 12), activation: str = "relu",
+    def __init__(self, layer_sizes: Sequence[int] = (784, 500, 12), *, activation: str = "relu",
                  dropout: float = 0.0, batchnorm: bool = False, init: str = "he", init_scale: float = 0.01,
                  seed: int = 0, dtype: str = "float32") -> None:
         sizes = list(layer_sizes)

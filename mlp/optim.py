@@ -55,11 +55,20 @@ class Optimizer:
                 "arrays": {k: v.copy() for k, v in self.state.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore `state_dict()` output; a different optimiser name or state size raises ValueError."""
+        """Restore `state_dict()` output into an optimiser built with the same hyper-parameters.
+
+        A different optimiser name, unexpected state arrays or a hyper-parameter that differs from the saved
+        one raise ValueError (naming the hyper-parameter, saved vs now).
+        """
         if state["name"] != self.name:
             raise ValueError(f"optimizer state is for {state['name']!r}, not {self.name!r}")
         if set(state["arrays"]) - set(self._state_names):
             raise ValueError(f"unexpected {self.name} state arrays {sorted(state['arrays'])}")
+        saved, now = state["hyper"], self.hyper()
+        changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        if changed:
+            raise ValueError(f"{self.name} state was saved with other hyper-parameters: " + ", ".join(
+                f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})" for k in changed))
         self.t = int(state["t"])
         self.state = {k: np.array(v) for k, v in state["arrays"].items()}
         self._scratch = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +121,71 @@ def test_truncated_and_foreign_files_raise_value_errors(tmp_path: Path):
         load_checkpoint(tmp_path / "plain.npz")
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.npz")
+
+
+def _rewrite_meta(path: Path, edit) -> None:
+    """Replace the checkpoint's __meta__ entry by edit(its bytes), keeping every array."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["__meta__"] = np.frombuffer(edit(arrays["__meta__"].tobytes()), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+def _edit_json(change):
+    def edit(raw: bytes) -> bytes:
+        meta = json.loads(raw.decode("utf-8"))
+        change(meta)
+        return json.dumps(meta).encode("utf-8")
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda raw: raw[:-40], r"__meta__ entry is not UTF-8 JSON"),
+    (lambda raw: b"\xff" + raw, r"__meta__ entry is not UTF-8 JSON"),
+    (lambda raw: b"[1, 2]", r"__meta__ entry holds a JSON list, not an object"),
+    (_edit_json(lambda meta: meta.pop("model_config")), r"metadata lacks \['model_config'\]"),
+    (_edit_json(lambda meta: meta.update(epoch=8)), r"arrays or metadata do not match the checksum"),
+    (_edit_json(lambda meta: meta["metadata"].update(class_names=["b", "a"])), r"do not match the checksum"),
+])
+def test_damaged_metadata_raises_value_errors_naming_the_file(tmp_path: Path, edit, message):
+    path = save_checkpoint(tmp_path / "m.npz", MLP([3, 2]), epoch=7, metadata={"class_names": ["a", "b"]})
+    _rewrite_meta(path, edit)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*" + message):
+        load_checkpoint(path)
+
+
+def test_metadata_with_awkward_values_round_trips_through_the_checksum(tmp_path: Path):
+    metrics = {"val_loss": 0.1 + 0.2, "tiny": 5e-324, "nan": float("nan"), "inf": -float("inf"), 3: (1, 2)}
+    path = save_checkpoint(tmp_path / "m.npz", MLP([3, 2]), metrics=metrics, metadata={"名": "\u00e9\n\""})
+    ckpt = load_checkpoint(path)
+    assert ckpt.metrics["val_loss"] == 0.1 + 0.2 and ckpt.metrics["3"] == [1, 2]
+    assert ckpt.metadata == {"名": "\u00e9\n\""}
+
+
+def _as_version_1(raw: bytes, arrays: dict[str, np.ndarray]) -> bytes:
+    """The __meta__ a version 1 writer made: the same JSON with a checksum over the arrays only."""
+    meta = json.loads(raw.decode("utf-8"))
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    meta.update(version=1, checksum=digest.hexdigest())
+    return json.dumps(meta).encode("utf-8")
+
+
+def test_version_1_checkpoints_still_load(tmp_path: Path):
+    model, optimizer = _trained_model()
+    path = save_checkpoint(tmp_path / "v1.npz", model, epoch=3, optimizer_state=optimizer.state_dict())
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "__meta__"}
+    _rewrite_meta(path, lambda raw: _as_version_1(raw, arrays))
+    ckpt = load_checkpoint(path)
+    np.testing.assert_array_equal(ckpt.model.flat_params, model.flat_params)
+    assert ckpt.epoch == 3 and ckpt.optimizer_state["t"] == 2
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["params/fc0.b"] = arrays["params/fc0.b"] + 1
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + r" is corrupted: its arrays do not match"):
+        load_checkpoint(path)

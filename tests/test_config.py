@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlp.config import TrainConfig
+from mlp.optim import get_optimizer
 
 
 def test_defaults_match_the_documented_api():
@@ -33,10 +34,27 @@ def test_round_trip_through_json(tmp_path: Path):
 
 
 def test_optimizer_hyper_parameters_follow_the_optimizer():
-    assert TrainConfig(optimizer="sgd", momentum=0.5).optimizer_hyper() == \
+    assert TrainConfig(optimizer="sgd", momentum=0.5, weight_decay=0.0).optimizer_hyper() == \
         {"momentum": 0.5, "nesterov": False, "weight_decay": 0.0}
     assert TrainConfig(optimizer="adamw", weight_decay=0.1).optimizer_hyper() == \
         {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1}
+
+
+@pytest.mark.parametrize(("name", "decay"), [("sgd", 0.0), ("adam", 0.0), ("adamw", 0.01)])
+def test_default_weight_decay_is_the_optimizers_own(name, decay):
+    config = TrainConfig(optimizer=name)
+    assert config.weight_decay is None and "weight_decay" not in config.optimizer_hyper()
+    optimizer = get_optimizer(name, **config.optimizer_hyper())
+    assert optimizer.weight_decay == decay == get_optimizer(name).weight_decay
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize("field", ["weight_decay", "momentum", "beta1", "beta2", "eps", "label_smoothing",
+                                   "gamma", "min_lr", "clip_grad_norm"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_floats_raise_value_errors_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be a finite number, got {value!r}"):
+        TrainConfig(**{field: value})
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -54,6 +72,7 @@ def test_optimizer_hyper_parameters_follow_the_optimizer():
     ({"nesterov": True}, "nesterov needs optimizer 'sgd' with momentum > 0, got 'adam'"),
     ({"label_smoothing": 0.1, "loss": "mse"}, "label_smoothing applies to cross_entropy"),
     ({"loss": "mse", "monitor": "val_accuracy"}, "monitor 'val_accuracy' needs a classification loss"),
+    ({"gamma": "0.5"}, "gamma must be a finite number, got '0.5'"),
     ({"clip_grad_norm": 0.0}, "clip_grad_norm must be positive or None, got 0.0"),
     ({"patience": 0}, "patience must be an integer >= 1, got 0"),
     ({"warmup_epochs": -1}, "warmup_epochs must be an integer >= 0, got -1"),

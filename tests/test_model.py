@@ -135,6 +135,11 @@ def test_bad_arguments_raise_value_errors(kwargs, message):
         MLP(**{"layer_sizes": [4, 3, 2], **kwargs})
 
 
+def test_only_layer_sizes_is_positional():
+    with pytest.raises(TypeError, match="positional argument"):
+        MLP([4, 3, 2], "relu", 0.0, False, "he", 3)  # would set init_scale=3, not seed=3
+
+
 def test_load_state_names_both_shapes():
     small, big = MLP([4, 3, 2]), MLP([4, 5, 2])
     before = small.flat_params.copy()

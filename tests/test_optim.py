@@ -142,6 +142,18 @@ def test_state_round_trip_continues_identically(name):
         get_optimizer("sgd" if name != "sgd" else "adam").load_state_dict(a.state_dict())
 
 
+@pytest.mark.parametrize(("saved", "now", "message"), [
+    (SGD(momentum=0.9), SGD(momentum=0.5), r"sgd .* momentum \(saved 0.9, now 0.5\)"),
+    (Adam(weight_decay=0.1), Adam(), r"adam .* weight_decay \(saved 0.1, now 0.0\)"),
+    (AdamW(), AdamW(beta2=0.99, eps=1e-6), r"beta2 \(saved 0.999, now 0.99\), eps \(saved 1e-08, now 1e-06"),
+])
+def test_state_saved_with_other_hyper_parameters_is_refused(saved, now, message):
+    saved.step(np.ones(3), np.ones(3), LR)
+    with pytest.raises(ValueError, match=message):
+        now.load_state_dict(saved.state_dict())
+    assert now.t == 0
+
+
 def test_step_checks_buffers():
     with pytest.raises(ValueError, match="1-D params and grads"):
         Adam().step(np.zeros((2, 2)), np.zeros((2, 2)), LR)
