@@ -279,10 +279,14 @@ def mark_latest(output_dir: Path, layout: RunLayout) -> Path:
 
 @task(cache_policy=NO_CACHE)
 def promote(layout: RunLayout, output_dir: Path) -> Promotion:
-    """Score this run's model against the champion on this run's validation set; promote it if better."""
-    val = io.load_arrays(layout.val_data)
-    promotion = promote_if_better(layout.best, val["X"], val["y"], output_dir, layout.name)
+    """Score this run's model against the champion on this run's validation images that the champion was not
+    trained on; promote it if better, with the content hashes of this run's training images."""
+    ds, split = io.read_dataset(layout.dataset), io.load_arrays(layout.split)
+    val, train = split["val"], split["train"]
+    promotion = promote_if_better(layout.best, ds.X[val], ds.y[val], output_dir, layout.name,
+                                  val_hashes=ds.hashes[val], train_hashes=ds.hashes[train])
     publish_promotion(promotion)
     verdict = "promoted to champion" if promotion.promoted else "not promoted"
-    get_run_logger().info(f"Model {verdict}: {promotion.reason}")
+    get_run_logger().info(f"Model {verdict}: {promotion.reason} (compared on {promotion.n_samples} "
+                          f"validation images; {promotion.n_excluded} left out as champion-training images)")
     return promotion

@@ -124,6 +124,21 @@ def test_the_same_run_again_keeps_the_champion(hanzi_runs):
     assert "model-promotion" in _artifacts(second)
 
 
+def test_a_run_with_another_seed_is_compared_only_on_images_the_champion_never_saw(hanzi_subset, tmp_path):
+    params = PipelineParams(data_dir=hanzi_subset, output_dir=tmp_path / "out", seed=0, **TINY)
+    champion = full_pipeline(params).layout
+    state = full_pipeline(params.model_copy(update={"seed": 1}), return_state=True)
+    challenger = state.result().layout
+    seen = set(io.read_dataset(champion.dataset).hashes[io.load_arrays(champion.split)["train"]])
+    val_hashes = io.read_dataset(challenger.dataset).hashes[io.load_arrays(challenger.split)["val"]]
+    n_excluded = sum(h in seen for h in val_hashes)
+    assert 0 < n_excluded < len(val_hashes)  # seed 1 validates on images the seed-0 champion trained on
+    text = _artifacts(state)["model-promotion"].data.replace("\\", "")
+    assert (f"Compared on {len(val_hashes) - n_excluded} of the challenger's validation images, each model "
+            f"through its own saved normaliser; {n_excluded} left out because the champion was trained on "
+            "them.") in text
+
+
 def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
     _, first, _, _ = hanzi_runs
     result = first.result()
