@@ -1,24 +1,28 @@
-"""The champion: the one promoted model under <output>/models, replaced only by a strictly better challenger.
+"""The champion: one promoted model per data folder, replaced only by a strictly better challenger.
 
-    <output>/models/versions/<run-name>/model.npz        every model ever promoted, never changed afterwards
-    <output>/models/versions/<run-name>/promotion.json   the decision that promoted it (scores, reason, time)
-    <output>/models/versions/<run-name>/training_hashes.txt   sha256 of each image it was trained on
-    <output>/models/champion -> versions/<run-name>      relative symlink to the model in force
-    <output>/models/.promotion.lock                      serialises promotions
+Each data folder has its own models folder, keyed like its ingested data set (`flows.runs.source_key`: the
+data set is `<output>/datasets/<key>.parquet`), so a run on other data (the digits demo, say) never competes
+with another folder's champion:
+
+    <output>/models/<key>/versions/<run-name>/model.npz            every model ever promoted, never changed
+    <output>/models/<key>/versions/<run-name>/promotion.json       the decision that promoted it
+    <output>/models/<key>/versions/<run-name>/training_hashes.txt  sha256 of each image it was trained on
+    <output>/models/<key>/champion -> versions/<run-name>          relative symlink to the model in force
+    <output>/models/<key>/.promotion.lock                          serialises promotions
 
 The rule (`RULE`): the challenger replaces the champion when its validation accuracy is higher, or equal
 with a strictly lower validation loss (mean cross-entropy); on a full tie the champion stays. Both models are
 scored on the same raw validation pixels, each through the normaliser stored in its own checkpoint: the
 challenger's validation images less those the champion was trained on (matched by content hash, before
 augmentation), since another seed, validation fraction or data set splits differently. When every validation
-image was in the champion's training data, the champion stays ("not comparable"). A champion trained on other
-classes or another image shape cannot be compared: it is replaced, and the reason says so.
+image was in the champion's training data, the champion stays ("not comparable"). A champion of the same
+folder trained on other classes or another image shape (the folder's classes changed) cannot be compared: it
+is replaced, and the reason says so.
 
 Promotion is atomic for readers: the version folder is written completely under a temporary name and renamed
-into place, then a new symlink made beside `models/champion` is moved over it with `os.replace` (one
-rename(2)). `models/champion` therefore always resolves to a complete model, the old one until the instant of
-the swap and the new one after it; old versions are kept. Concurrent promotions are serialised by a lock file
-(POSIX `flock`).
+into place, then a new symlink made beside `champion` is moved over it with `os.replace` (one rename(2)).
+`champion` therefore always resolves to a complete model, the old one until the instant of the swap and the
+new one after it; old versions are kept. Concurrent promotions are serialised by a lock file (POSIX `flock`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from uuid import UUID
 import numpy as np
 from prefect.artifacts import create_markdown_artifact
 
-from flows.layout import CHAMPION_MODEL, champion_link, models_dir
+from flows.layout import CHAMPION_MODEL, champion_link, versions_dir
 from flows.markup import Heading, Table, Text, to_markdown
 from mlp.atomic import write_bytes
 from mlp.inference import Classifier
@@ -58,7 +62,7 @@ class Promotion:
     """One promotion decision. `champion_*` describe the champion the challenger was measured against (None
     when there was none, or for scores when it was incompatible); both models' scores are None when no
     validation image was left to compare them on. `champion_path` is the model file in force after the
-    decision (`models/versions/<run>/model.npz`)."""
+    decision (`models/<key>/versions/<run>/model.npz`)."""
 
     promoted: bool
     reason: str
@@ -73,17 +77,14 @@ class Promotion:
     n_excluded: int  # the challenger's validation images left out: the champion was trained on them
 
 
-def versions_dir(output_dir: str | Path) -> Path:
-    """`<output>/models/versions`: one folder per promoted run."""
-    return models_dir(output_dir) / "versions"
+def current_champion(models: str | Path) -> Path | None:
+    """The version folder `<models>/champion` points to, or None when nothing was promoted yet; `models` is a
+    data folder's models folder, `<output>/models/<key>` (`flows.layout.models_dir`).
 
-
-def current_champion(output_dir: str | Path) -> Path | None:
-    """The version folder `models/champion` points to, or None when nothing was promoted yet.
-
-    Raises ValueError when `models/champion` exists but is not a symlink, FileNotFoundError when it points to
-    a folder without a model (both need a person: mlpflow never deletes a model it did not write)."""
-    link = champion_link(output_dir)
+    Raises ValueError when `champion` exists but is not a symlink, FileNotFoundError when it points to a
+    folder without a model or its training hashes (both need a person: mlpflow never deletes a model it did
+    not write)."""
+    link = champion_link(models)
     if not link.is_symlink():
         if link.exists():
             raise ValueError(f"{link} exists but is not a symlink; mlpflow keeps the champion as a link to "
@@ -123,29 +124,29 @@ def incompatibility(champion: Classifier, challenger: Classifier) -> str | None:
     return "; ".join(reasons) or None
 
 
-def promote_if_better(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, output_dir: Path,
+def promote_if_better(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, models: Path,
                       run_name: str, *, val_hashes: np.ndarray, train_hashes: np.ndarray) -> Promotion:
     """Score the challenger checkpoint and the current champion on raw validation pixels X_val (n, h*w) with
     labels y_val (n,) and content hashes val_hashes (n,), leaving out the images the champion was trained on,
     and promote the challenger under `run_name` when `RULE` says so (or when there is no comparable
-    champion), storing train_hashes (k,), the sha256 of its own training images, with it. Nothing under
-    `models/` changes when the champion stays or anything fails."""
-    challenger, output_dir = Path(challenger), Path(output_dir)
+    champion), storing train_hashes (k,), the sha256 of its own training images, with it. `models` is the
+    data folder's models folder, `<output>/models/<key>` (`flows.layout.models_dir`); nothing in it changes
+    when the champion stays or anything fails."""
+    challenger, models = Path(challenger), Path(models)
     _check_run_name(run_name)
     contender = Classifier.from_checkpoint(challenger)
     X_val, y_val, val_hashes = _check_validation(X_val, y_val, val_hashes, contender)
     train_hashes = _check_hashes(train_hashes, "train_hashes")
-    models = models_dir(output_dir)
     models.mkdir(parents=True, exist_ok=True)
     with _locked(models / _LOCK):
-        folder = current_champion(output_dir)
+        folder = current_champion(models)
         verdict = _judge(folder, contender, X_val, y_val, val_hashes)
-        in_force = versions_dir(output_dir).resolve() / run_name if verdict.promoted else folder
+        in_force = versions_dir(models).resolve() / run_name if verdict.promoted else folder
         decision = Promotion(**verdict._asdict(), champion_run=folder.name if folder else None,
                              champion_path=in_force / CHAMPION_MODEL, challenger_run=run_name)
         if decision.promoted:
             _install(challenger, decision, train_hashes)
-            _point_champion(champion_link(output_dir), run_name)
+            _point_champion(champion_link(models), run_name)
     return decision
 
 

@@ -24,9 +24,8 @@ from flows.champion import (
     promote_if_better,
     publish_promotion,
     training_hashes,
-    versions_dir,
 )
-from flows.layout import CHAMPION_MODEL, champion_link
+from flows.layout import CHAMPION_MODEL, champion_link, versions_dir
 from mlp.inference import Classifier
 from tests.flows.classifiers import DigitsData, digits_data, resplit, train_checkpoint
 
