@@ -1,20 +1,28 @@
-"""The champion: the one promoted model under <output>/models, replaced only by a strictly better challenger.
+"""The champion: one promoted model per data folder, replaced only by a strictly better challenger.
 
-    <output>/models/versions/<run-name>/model.npz        every model ever promoted, never changed afterwards
-    <output>/models/versions/<run-name>/promotion.json   the decision that promoted it (scores, reason, time)
-    <output>/models/champion -> versions/<run-name>      relative symlink to the model in force
-    <output>/models/.promotion.lock                      serialises promotions
+Each data folder has its own models folder, keyed like its ingested data set (`flows.runs.source_key`: the
+data set is `<output>/datasets/<key>.parquet`), so a run on other data (the digits demo, say) never competes
+with another folder's champion:
+
+    <output>/models/<key>/versions/<run-name>/model.npz            every model ever promoted, never changed
+    <output>/models/<key>/versions/<run-name>/promotion.json       the decision that promoted it
+    <output>/models/<key>/versions/<run-name>/training_hashes.txt  sha256 of each image it was trained on
+    <output>/models/<key>/champion -> versions/<run-name>          relative symlink to the model in force
+    <output>/models/<key>/.promotion.lock                          serialises promotions
 
 The rule (`RULE`): the challenger replaces the champion when its validation accuracy is higher, or equal
 with a strictly lower validation loss (mean cross-entropy); on a full tie the champion stays. Both models are
-scored on the same raw validation pixels, each through the normaliser stored in its own checkpoint. A champion
-trained on other classes or another image shape cannot be compared: it is replaced, and the reason says so.
+scored on the same raw validation pixels, each through the normaliser stored in its own checkpoint: the
+challenger's validation images less those the champion was trained on (matched by content hash, before
+augmentation), since another seed, validation fraction or data set splits differently. When every validation
+image was in the champion's training data, the champion stays ("not comparable"). A champion of the same
+folder trained on other classes or another image shape (the folder's classes changed) cannot be compared: it
+is replaced, and the reason says so.
 
 Promotion is atomic for readers: the version folder is written completely under a temporary name and renamed
-into place, then a new symlink made beside `models/champion` is moved over it with `os.replace` (one
-rename(2)). `models/champion` therefore always resolves to a complete model, the old one until the instant of
-the swap and the new one after it; old versions are kept. Concurrent promotions are serialised by a lock file
-(POSIX `flock`).
+into place, then a new symlink made beside `champion` is moved over it with `os.replace` (one rename(2)).
+`champion` therefore always resolves to a complete model, the old one until the instant of the swap and the
+new one after it; old versions are kept. Concurrent promotions are serialised by a lock file (POSIX `flock`).
 """
 
 from __future__ import annotations
@@ -30,18 +38,20 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 from uuid import UUID
 
 import numpy as np
 from prefect.artifacts import create_markdown_artifact
 
-from flows.layout import CHAMPION_MODEL, champion_link, models_dir
+from flows.layout import CHAMPION_MODEL, champion_link, versions_dir
 from flows.markup import Heading, Table, Text, to_markdown
 from mlp.atomic import write_bytes
 from mlp.inference import Classifier
 
 MODEL_PROMOTION = "model-promotion"  # the markdown artifact's key
 PROMOTION_RECORD = "promotion.json"
+TRAINING_HASHES = "training_hashes.txt"  # sha256 of the version's training images, sorted, one a line
 RULE = ("the challenger is promoted when its validation accuracy is higher than the champion's, or equal "
         "with a strictly lower validation loss; on a tie the champion stays")
 _LOCK = ".promotion.lock"
@@ -50,42 +60,47 @@ _LOCK = ".promotion.lock"
 @dataclass(frozen=True)
 class Promotion:
     """One promotion decision. `champion_*` describe the champion the challenger was measured against (None
-    when there was none, or for scores when it was incompatible); `champion_path` is the model file in force
-    after the decision (`models/versions/<run>/model.npz`)."""
+    when there was none, or for scores when it was incompatible); both models' scores are None when no
+    validation image was left to compare them on. `champion_path` is the model file in force after the
+    decision (`models/<key>/versions/<run>/model.npz`)."""
 
     promoted: bool
     reason: str
-    challenger_accuracy: float
-    challenger_loss: float
+    challenger_accuracy: float | None
+    challenger_loss: float | None
     champion_accuracy: float | None
     champion_loss: float | None
     champion_run: str | None
     champion_path: Path
     challenger_run: str
-    n_samples: int  # validation images both models were scored on
+    n_samples: int  # validation images the scores were measured on
+    n_excluded: int  # the challenger's validation images left out: the champion was trained on them
 
 
-def versions_dir(output_dir: str | Path) -> Path:
-    """`<output>/models/versions`: one folder per promoted run."""
-    return models_dir(output_dir) / "versions"
+def current_champion(models: str | Path) -> Path | None:
+    """The version folder `<models>/champion` points to, or None when nothing was promoted yet; `models` is a
+    data folder's models folder, `<output>/models/<key>` (`flows.layout.models_dir`).
 
-
-def current_champion(output_dir: str | Path) -> Path | None:
-    """The version folder `models/champion` points to, or None when nothing was promoted yet.
-
-    Raises ValueError when `models/champion` exists but is not a symlink, FileNotFoundError when it points to
-    a folder without a model (both need a person: mlpflow never deletes a model it did not write)."""
-    link = champion_link(output_dir)
+    Raises ValueError when `champion` exists but is not a symlink, FileNotFoundError when it points to a
+    folder without a model or its training hashes (both need a person: mlpflow never deletes a model it did
+    not write)."""
+    link = champion_link(models)
     if not link.is_symlink():
         if link.exists():
             raise ValueError(f"{link} exists but is not a symlink; mlpflow keeps the champion as a link to "
                              "versions/<run-name>: move it away and run again")
         return None
     target = link.resolve()
-    if not (target / CHAMPION_MODEL).is_file():
-        raise FileNotFoundError(f"{link} points to {target}, which holds no {CHAMPION_MODEL}; remove the "
-                                "link (the next promotion then starts afresh) or restore the folder")
+    for name in (CHAMPION_MODEL, TRAINING_HASHES):
+        if not (target / name).is_file():
+            raise FileNotFoundError(f"{link} points to {target}, which holds no {name}; remove the link (the "
+                                    "next promotion then starts afresh) or restore the folder")
     return target
+
+
+def training_hashes(version: Path) -> np.ndarray:
+    """The sha256 strings (k,) of the images the model in `version` (a version folder) was trained on."""
+    return np.array((Path(version) / TRAINING_HASHES).read_text(encoding="ascii").split(), dtype=str)
 
 
 def decide(challenger: tuple[float, float], champion: tuple[float, float]) -> tuple[bool, str]:
@@ -109,31 +124,29 @@ def incompatibility(champion: Classifier, challenger: Classifier) -> str | None:
     return "; ".join(reasons) or None
 
 
-def promote_if_better(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, output_dir: Path,
-                      run_name: str) -> Promotion:
+def promote_if_better(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, models: Path,
+                      run_name: str, *, val_hashes: np.ndarray, train_hashes: np.ndarray) -> Promotion:
     """Score the challenger checkpoint and the current champion on raw validation pixels X_val (n, h*w) with
-    labels y_val (n,), and promote the challenger under `run_name` when `RULE` says so (or when there is no
-    comparable champion). Nothing under `models/` changes when the champion stays or anything fails."""
-    challenger, output_dir = Path(challenger), Path(output_dir)
+    labels y_val (n,) and content hashes val_hashes (n,), leaving out the images the champion was trained on,
+    and promote the challenger under `run_name` when `RULE` says so (or when there is no comparable
+    champion), storing train_hashes (k,), the sha256 of its own training images, with it. `models` is the
+    data folder's models folder, `<output>/models/<key>` (`flows.layout.models_dir`); nothing in it changes
+    when the champion stays or anything fails."""
+    challenger, models = Path(challenger), Path(models)
     _check_run_name(run_name)
     contender = Classifier.from_checkpoint(challenger)
-    X_val, y_val = _check_validation(X_val, y_val, contender)
-    loss, accuracy = contender.evaluate(X_val, y_val)
-    models = models_dir(output_dir)
+    X_val, y_val, val_hashes = _check_validation(X_val, y_val, val_hashes, contender)
+    train_hashes = _check_hashes(train_hashes, "train_hashes")
     models.mkdir(parents=True, exist_ok=True)
     with _locked(models / _LOCK):
-        folder = current_champion(output_dir)
-        promoted, reason, champion_acc, champion_loss = _judge(folder, contender, X_val, y_val,
-                                                               (accuracy, loss))
-        in_force = versions_dir(output_dir).resolve() / run_name if promoted else folder
-        decision = Promotion(promoted=promoted, reason=reason, challenger_accuracy=accuracy,
-                             challenger_loss=loss, champion_accuracy=champion_acc,
-                             champion_loss=champion_loss, champion_run=folder.name if folder else None,
-                             champion_path=in_force / CHAMPION_MODEL, challenger_run=run_name,
-                             n_samples=len(y_val))
-        if promoted:
-            _install(challenger, decision)
-            _point_champion(champion_link(output_dir), run_name)
+        folder = current_champion(models)
+        verdict = _judge(folder, contender, X_val, y_val, val_hashes)
+        in_force = versions_dir(models).resolve() / run_name if verdict.promoted else folder
+        decision = Promotion(**verdict._asdict(), champion_run=folder.name if folder else None,
+                             champion_path=in_force / CHAMPION_MODEL, challenger_run=run_name)
+        if decision.promoted:
+            _install(challenger, decision, train_hashes)
+            _point_champion(champion_link(models), run_name)
     return decision
 
 
@@ -142,33 +155,62 @@ def publish_promotion(promotion: Promotion) -> UUID:
     p = promotion
     verdict = (f"challenger {p.challenger_run} promoted" if p.promoted
                else f"champion {p.champion_run} kept")
-    champion = (None, None) if p.champion_accuracy is None else (f"{p.champion_accuracy:.2%}",
-                                                                  f"{p.champion_loss:.4f}")
-    rows = [["challenger", p.challenger_run, f"{p.challenger_accuracy:.2%}", f"{p.challenger_loss:.4f}"],
-            ["champion", p.champion_run or "none", *champion]]
+    rows = [["challenger", p.challenger_run, *_scores(p.challenger_accuracy, p.challenger_loss)],
+            ["champion", p.champion_run or "none", *_scores(p.champion_accuracy, p.champion_loss)]]
     blocks = [Heading(1, f"Model promotion: {verdict}"),
               Text(f"Reason: {p.reason}."),
               Table(["model", "run", "validation accuracy", "validation loss"], rows),
-              Text(f"Scored on {p.n_samples} validation images, each model through its own saved "
-                   f"normaliser. Rule: {RULE}."),
+              Text(f"Compared on {p.n_samples} of the challenger's validation images, each model through its "
+                   f"own saved normaliser; {p.n_excluded} left out because the champion was trained on "
+                   f"them. Rule: {RULE}."),
               Text(f"Champion model now: {p.champion_path}")]
     return create_markdown_artifact(to_markdown(blocks, {}), key=MODEL_PROMOTION,
                                     description=f"Promotion decision for run {p.challenger_run}")
 
 
 # ------------------------------------------------------------------------------------------------ internals
+class _Verdict(NamedTuple):
+    promoted: bool
+    reason: str
+    challenger_accuracy: float | None
+    challenger_loss: float | None
+    champion_accuracy: float | None
+    champion_loss: float | None
+    n_samples: int
+    n_excluded: int
+
+
 def _judge(folder: Path | None, contender: Classifier, X_val: np.ndarray, y_val: np.ndarray,
-           score: tuple[float, float]) -> tuple[bool, str, float | None, float | None]:
-    """(promote, reason, champion accuracy, champion loss) against the champion in `folder` (None: none)."""
+           val_hashes: np.ndarray) -> _Verdict:
+    """The decision against the champion in `folder` (None: none), on the validation images it never saw."""
     if folder is None:
-        return True, "no champion yet: the challenger becomes the first champion", None, None
+        reason = "no champion yet: the challenger becomes the first champion"
+        return _unopposed(contender, X_val, y_val, reason)
     incumbent = Classifier.from_checkpoint(folder / CHAMPION_MODEL)
     problem = incompatibility(incumbent, contender)
     if problem:
-        return True, f"champion {folder.name} cannot be compared ({problem}): replaced", None, None
-    champion_loss, champion_acc = incumbent.evaluate(X_val, y_val)
-    promoted, reason = decide(score, (champion_acc, champion_loss))
-    return promoted, reason, champion_acc, champion_loss
+        return _unopposed(contender, X_val, y_val,
+                          f"champion {folder.name} cannot be compared ({problem}): replaced")
+    unseen = ~np.isin(val_hashes, training_hashes(folder))
+    n, n_excluded = len(y_val), int(np.count_nonzero(~unseen))
+    if n_excluded == n:
+        reason = f"not comparable: all {n} validation images were in the champion's training data"
+        return _Verdict(False, reason, None, None, None, None, 0, n_excluded)
+    X, y = X_val[unseen], y_val[unseen]
+    loss, accuracy = contender.evaluate(X, y)
+    champion_loss, champion_acc = incumbent.evaluate(X, y)
+    promoted, reason = decide((accuracy, loss), (champion_acc, champion_loss))
+    return _Verdict(promoted, reason, accuracy, loss, champion_acc, champion_loss, len(y), n_excluded)
+
+
+def _unopposed(contender: Classifier, X_val: np.ndarray, y_val: np.ndarray, reason: str) -> _Verdict:
+    """Promotion without a comparable champion: the challenger scored on the whole validation set."""
+    loss, accuracy = contender.evaluate(X_val, y_val)
+    return _Verdict(True, reason, accuracy, loss, None, None, len(y_val), 0)
+
+
+def _scores(accuracy: float | None, loss: float | None) -> list[str | None]:
+    return [None, None] if accuracy is None else [f"{accuracy:.2%}", f"{loss:.4f}"]
 
 
 def _check_run_name(run_name: str) -> None:
@@ -178,8 +220,8 @@ def _check_run_name(run_name: str) -> None:
                          f"got {run_name!r}")
 
 
-def _check_validation(X_val: np.ndarray, y_val: np.ndarray,
-                      model: Classifier) -> tuple[np.ndarray, np.ndarray]:
+def _check_validation(X_val: np.ndarray, y_val: np.ndarray, val_hashes: np.ndarray,
+                      model: Classifier) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X_val, y_val = np.asarray(X_val), np.asarray(y_val)
     n_pixels = model.image_shape[0] * model.image_shape[1]
     if X_val.ndim != 2 or X_val.shape[1] != n_pixels or len(X_val) == 0:
@@ -187,7 +229,22 @@ def _check_validation(X_val: np.ndarray, y_val: np.ndarray,
                          f"{model.image_shape}, got {X_val.shape}")
     if y_val.shape != (len(X_val),):
         raise ValueError(f"y_val must have shape ({len(X_val)},) to match X_val, got {y_val.shape}")
-    return X_val, y_val
+    val_hashes = _check_hashes(val_hashes, "val_hashes")
+    if val_hashes.shape != y_val.shape:
+        raise ValueError(f"val_hashes must have shape ({len(X_val)},) to match X_val, got {val_hashes.shape}")
+    return X_val, y_val, val_hashes
+
+
+def _check_hashes(hashes: np.ndarray, name: str) -> np.ndarray:
+    """`hashes` as a 1-D str array of sha256 hex digests (64 characters 0-9a-f); ValueError otherwise."""
+    hashes = np.asarray(hashes)
+    if hashes.ndim != 1 or not (hashes.size == 0 or np.issubdtype(hashes.dtype, np.str_)):
+        raise ValueError(f"{name} must be a 1-D array of sha256 hex strings, got shape {hashes.shape} "
+                         f"dtype {hashes.dtype}")
+    bad = [h for h in hashes.tolist() if len(h) != 64 or h.strip("0123456789abcdef")]
+    if bad:
+        raise ValueError(f"{name} must hold sha256 hex digests (64 characters 0-9a-f); got {bad[0]!r}")
+    return hashes.astype(str)
 
 
 def _sha256(path: Path) -> str:
@@ -205,17 +262,20 @@ def _record(source: Path, digest: str, p: Promotion) -> bytes:
     return json.dumps(fields, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-def _install(challenger: Path, p: Promotion) -> None:
-    """Write versions/<run>/ (model.npz, promotion.json) under a temporary name, then rename it into place.
+def _install(challenger: Path, p: Promotion, train_hashes: np.ndarray) -> None:
+    """Write versions/<run>/ (model.npz, promotion.json, training_hashes.txt) under a temporary name, then
+    rename it into place.
 
     A version folder left by an interrupted promotion of the very same model (same bytes) is reused; one
     holding another model raises FileExistsError, since run names must be unique."""
     dest = p.champion_path.parent
     digest = _sha256(challenger)
+    hashes = "".join(f"{h}\n" for h in sorted(set(train_hashes.tolist()))).encode("ascii")
     if dest.exists():
         existing = dest / CHAMPION_MODEL
         if not (existing.is_file() and _sha256(existing) == digest):
             raise FileExistsError(f"{dest} already holds another model; run names must be unique")
+        write_bytes(dest / TRAINING_HASHES, hashes)
         write_bytes(dest / PROMOTION_RECORD, _record(challenger, digest, p))
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -223,8 +283,9 @@ def _install(challenger: Path, p: Promotion) -> None:
     tmp.mkdir()
     try:
         shutil.copyfile(challenger, tmp / CHAMPION_MODEL)
+        (tmp / TRAINING_HASHES).write_bytes(hashes)
         (tmp / PROMOTION_RECORD).write_bytes(_record(challenger, digest, p))
-        for name in (CHAMPION_MODEL, PROMOTION_RECORD):
+        for name in (CHAMPION_MODEL, TRAINING_HASHES, PROMOTION_RECORD):
             _fsync(tmp / name)
         os.rename(tmp, dest)
     finally:

@@ -5,8 +5,9 @@
 Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
 augment → shuffle → train → evaluate → report, then `latest` and the champion promotion. Everything lands in
 ``<output-dir>/runs/<run-name>/`` (see `flows.layout.RunLayout`); ``<output-dir>/latest`` points at the
-newest complete run. Without a server, Prefect runs in its local ephemeral mode (settings in
-`flows.settings`). The last line printed is the validation accuracy and the path of report.html.
+newest complete run; each data folder has its own champion, ``<output-dir>/models/<key>/champion`` (see
+`flows.champion`). Without a server, Prefect runs in its local ephemeral mode (settings in `flows.settings`).
+The last line printed is the validation accuracy and the path of report.html.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
         report = write_run_report(layout, source, ingest, dict(timer.seconds))
     mark_latest(params.output_dir, layout)
     with timer("promotion"):
-        promotion = promote(layout, params.output_dir)
+        promotion = promote(layout, source, params.output_dir)
     return PipelineResult(layout, report, evaluation.accuracy, evaluation.loss, evaluation.best_epoch,
                           promotion.promoted, dict(timer.seconds), entered)
 

@@ -2,8 +2,13 @@
 
     <output>/runs/<run-name>/            one pipeline run (see RunLayout)
     <output>/latest                      symlink to the newest run
-    <output>/datasets/                   ingested Parquet, reused across runs while the images are unchanged
-    <output>/models/champion             symlink to the promoted model's folder (models/versions/<run-name>/)
+    <output>/datasets/<source-key>.parquet   a data folder's ingested images, reused while they are unchanged
+    <output>/models/<source-key>/        that data folder's promoted models (see flows.champion):
+        champion                         symlink to the model in force, versions/<run-name>/
+        versions/<run-name>/             every model ever promoted on that data
+
+<source-key> names one data folder (`flows.runs.source_key`), so a run on other data never competes with
+another folder's champion.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-CHAMPION_MODEL = "model.npz"  # the checkpoint inside a models/versions/<run-name>/ folder
+CHAMPION_MODEL = "model.npz"  # the checkpoint inside a models/<source-key>/versions/<run-name>/ folder
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,20 @@ def latest_link(output_dir: str | Path) -> Path:
     return Path(output_dir) / "latest"
 
 
-def models_dir(output_dir: str | Path) -> Path:
-    return Path(output_dir) / "models"
+def models_dir(output_dir: str | Path, source_key: str) -> Path:
+    """`<output>/models/<source-key>`: the promoted models of one data folder; ValueError for a key that is
+    no plain folder name."""
+    plain = isinstance(source_key, str) and source_key and not source_key.startswith(".")
+    if not plain or any(c in source_key for c in "/\\\0"):
+        raise ValueError(f"source_key must be a plain folder name, got {source_key!r}")
+    return Path(output_dir) / "models" / source_key
 
 
-def champion_link(output_dir: str | Path) -> Path:
-    return models_dir(output_dir) / "champion"
+def champion_link(models: str | Path) -> Path:
+    """The champion symlink in a data folder's models folder (`models_dir`)."""
+    return Path(models) / "champion"
+
+
+def versions_dir(models: str | Path) -> Path:
+    """One folder per promoted run in a data folder's models folder (`models_dir`)."""
+    return Path(models) / "versions"

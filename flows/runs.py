@@ -107,14 +107,21 @@ def record_run(layout: RunLayout, params: PipelineParams, source: DataSource) ->
     return write_bytes(layout.params, text.encode("utf-8"))
 
 
+def source_key(root: Path) -> str:
+    """The key of data root `root` in the shared folders: ``<name>-<hash of its absolute path>``, e.g.
+    ``hanzi12-0123456789ab``. It names the root's data set (``datasets/<key>.parquet``) and its models
+    (``models/<key>/``: one champion per data root)."""
+    root = Path(root).resolve()
+    digest = hashlib.sha256(str(root).encode("utf-8")).hexdigest()[:12]
+    return f"{slug(root.name)}-{digest}"
+
+
 def dataset_path(output_dir: Path, root: Path) -> Path:
-    """The shared Parquet file of data root `root`: ``output_dir/datasets/<name>-<hash of its path>.parquet``.
+    """The shared Parquet file of data root `root`: ``output_dir/datasets/<source_key(root)>.parquet``.
 
     One file per data root: a re-run on the same folder finds its earlier data set and decodes only changes.
     """
-    root = Path(root).resolve()
-    digest = hashlib.sha256(str(root).encode("utf-8")).hexdigest()[:12]
-    return datasets_dir(output_dir) / f"{slug(root.name)}-{digest}.parquet"
+    return datasets_dir(output_dir) / f"{source_key(root)}.parquet"
 
 
 def snapshot(src: Path, dest: Path) -> Path:

@@ -21,7 +21,7 @@ from flows import artifacts
 from flows.champion import Promotion, promote_if_better, publish_promotion
 from flows.demo_data import write_digits_demo
 from flows.evaluation import Evaluation, evaluate_classifier, prediction_rows, write_predictions_csv
-from flows.layout import RunLayout
+from flows.layout import RunLayout, models_dir
 from flows.params import PipelineParams
 from flows.records import IngestSummary, quality_summary, read_history_csv, write_history_csv
 from flows.report import ReportData, write_report
@@ -34,6 +34,7 @@ from flows.runs import (
     record_run,
     resolve_data,
     snapshot,
+    source_key,
 )
 from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint
 from mlp.atomic import write_bytes
@@ -278,11 +279,16 @@ def mark_latest(output_dir: Path, layout: RunLayout) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def promote(layout: RunLayout, output_dir: Path) -> Promotion:
-    """Score this run's model against the champion on this run's validation set; promote it if better."""
-    val = io.load_arrays(layout.val_data)
-    promotion = promote_if_better(layout.best, val["X"], val["y"], output_dir, layout.name)
+def promote(layout: RunLayout, source: DataSource, output_dir: Path) -> Promotion:
+    """Score this run's model against its data folder's champion on this run's validation images that the
+    champion was not trained on; promote it if better, with the hashes of this run's training images."""
+    ds, split = io.read_dataset(layout.dataset), io.load_arrays(layout.split)
+    val, train = split["val"], split["train"]
+    models = models_dir(output_dir, source_key(source.root))
+    promotion = promote_if_better(layout.best, ds.X[val], ds.y[val], models, layout.name,
+                                  val_hashes=ds.hashes[val], train_hashes=ds.hashes[train])
     publish_promotion(promotion)
     verdict = "promoted to champion" if promotion.promoted else "not promoted"
-    get_run_logger().info(f"Model {verdict}: {promotion.reason}")
+    get_run_logger().info(f"Model {verdict}: {promotion.reason} (compared on {promotion.n_samples} "
+                          f"validation images; {promotion.n_excluded} left out as champion-training images)")
     return promotion

@@ -48,6 +48,31 @@ def test_copies_land_on_one_side_and_conflicts_never_in_val():
         assert np.bincount(y[split.val], minlength=2).tolist() == [10, 10]
 
 
+def test_added_images_displace_old_validation_images_at_most_one_for_one():
+    """Property tested: after adding k new images to one class (rows inserted in front, so every old row's
+    index shifts), each class without new images keeps exactly the same validation images, and in the class
+    with new images the old validation images that left validation number at most the new images that
+    entered it (there are no duplicates here)."""
+    y, hashes = labelled({0: 40, 1: 30, 2: 25})
+    def split(y, hashes, seed):
+        return transforms.stratified_split(y, hashes, val_fraction=0.2, rng=np.random.default_rng(seed))
+
+    for seed in range(20):
+        for k in (1, 3, 7):
+            before = split(y, hashes, seed)
+            added = np.array([f"new{i}" for i in range(k)], dtype="U16")
+            y2, hashes2 = np.concatenate([np.full(k, 1), y]), np.concatenate([added, hashes])
+            after = split(y2, hashes2, seed)
+            assert np.bincount(y2[after.val]).tolist() == [8, int(0.2 * (30 + k) + 0.5), 5]
+            for c in (0, 1, 2):
+                old_val = set(hashes[before.val][y[before.val] == c])
+                new_val = set(hashes2[after.val][y2[after.val] == c])
+                if c != 1:
+                    assert new_val == old_val
+                else:
+                    assert len(old_val - new_val) <= len(new_val & set(added))
+
+
 def test_split_bad_input():
     y, hashes = labelled({0: 4})
     rng = np.random.default_rng(0)

@@ -6,6 +6,7 @@ Images are rows: X (n, h*w), raw uint8 pixels until normalised. Randomness comes
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,10 @@ def stratified_split(
 
     Each class sends ``val_fraction * n_class`` rows (rounded half up) to validation. Byte-identical rows
     (equal hash) always land on the same side; hashes carrying two labels are label conflicts: flagged, never
-    in val."""
+    in val. Groups of equal hash are taken in the order of a keyed hash of their content hash, keyed by one
+    salt drawn from ``rng`` (not in a random permutation), so a group's place depends on its own content only.
+    Adding images to a class then keeps its old validation images in validation, except (in a class without
+    duplicates) at most as many as the new images that enter it; the rows' order does not matter."""
     y, hashes = np.asarray(y), np.asarray(hashes)
     if y.ndim != 1 or hashes.shape != y.shape:
         raise ValueError(f"y and hashes must be 1-D of one length; got shapes {y.shape} and {hashes.shape}")
@@ -52,8 +56,8 @@ def stratified_split(
         raise ValueError("y must hold class indices >= 0 (leave unlabelled rows out of the split)")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}")
-    rng = _check_rng(rng)
-    _, group = np.unique(hashes, return_inverse=True)
+    salt = int(_check_rng(rng).integers(2**63))
+    unique, group = np.unique(hashes, return_inverse=True)
     n_groups = int(group.max()) + 1 if group.size else 0
     labels_per_group = np.bincount(np.unique(np.stack([group, y]), axis=1)[0], minlength=n_groups)
     conflict = labels_per_group > 1
@@ -64,7 +68,7 @@ def stratified_split(
     for c in np.unique(y):
         target = int(np.floor(val_fraction * np.count_nonzero(y == c) + 0.5))
         taken = 0
-        for g in rng.permutation(np.flatnonzero((group_label == c) & ~conflict)):
+        for g in _keyed_order(unique, np.flatnonzero((group_label == c) & ~conflict), salt):
             if taken + size[g] <= target:
                 in_val[g] = True
                 taken += size[g]
@@ -74,6 +78,15 @@ def stratified_split(
     return Split(
         train=np.flatnonzero(~val_rows), val=np.flatnonzero(val_rows), flagged=np.flatnonzero(conflict[group])
     )
+
+
+def _keyed_order(unique: np.ndarray, groups: np.ndarray, salt: int) -> list[int]:
+    """`groups` (indices into `unique` hashes) sorted by sha256("<salt>:<hash>"): a seeded order in which
+    each group's place depends only on its own hash."""
+    def key(g: int) -> bytes:
+        return hashlib.sha256(f"{salt}:{unique[g]}".encode()).digest()
+
+    return sorted(groups.tolist(), key=key)
 
 
 # -------------------------------------------------------------------------------------------- normalisation

@@ -36,14 +36,27 @@ class DigitsData:
     def y_val(self) -> np.ndarray:
         return self.dataset.y[self.val]
 
+    @property
+    def val_hashes(self) -> np.ndarray:
+        return self.dataset.hashes[self.val]
+
+    @property
+    def train_hashes(self) -> np.ndarray:
+        return self.dataset.hashes[self.train]
+
 
 def digits_data(folder: Path, val_fraction: float = 0.2) -> DigitsData:
     """Write the digits demo under `folder`, ingest it and split it (seed 0)."""
     root = write_digits_demo(folder / "demo")
     dataset = io.read_dataset(io.ingest(root, folder / "digits.parquet").path)
-    rng = np.random.default_rng(0)
-    split = stratified_split(dataset.y, dataset.hashes, val_fraction=val_fraction, rng=rng)
-    return DigitsData(root, dataset, split.train, split.val)
+    return resplit(DigitsData(root, dataset, np.empty(0, np.int64), np.empty(0, np.int64)), 0, val_fraction)
+
+
+def resplit(data: DigitsData, seed: int, val_fraction: float = 0.2) -> DigitsData:
+    """The same data set split with another seed, as a run with --seed `seed` would split it."""
+    rng = np.random.default_rng(seed)
+    split = stratified_split(data.dataset.y, data.dataset.hashes, val_fraction=val_fraction, rng=rng)
+    return DigitsData(data.root, data.dataset, split.train, split.val)
 
 
 def train_checkpoint(data: DigitsData, path: Path, *, epochs: int, hidden: tuple[int, ...] = (32,),

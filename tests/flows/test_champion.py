@@ -17,16 +17,17 @@ from flows.champion import (
     MODEL_PROMOTION,
     PROMOTION_RECORD,
     RULE,
+    TRAINING_HASHES,
     Promotion,
     current_champion,
     decide,
     promote_if_better,
     publish_promotion,
-    versions_dir,
+    training_hashes,
 )
-from flows.layout import CHAMPION_MODEL, champion_link
+from flows.layout import CHAMPION_MODEL, champion_link, versions_dir
 from mlp.inference import Classifier
-from tests.flows.classifiers import DigitsData, digits_data, train_checkpoint
+from tests.flows.classifiers import DigitsData, digits_data, resplit, train_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +47,17 @@ def models(digits, tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def score(checkpoint: Path, digits: DigitsData) -> tuple[float, float]:
-    loss, accuracy = Classifier.from_checkpoint(checkpoint).evaluate(digits.X_val, digits.y_val)
+def score(checkpoint: Path, digits: DigitsData, rows: np.ndarray | None = None) -> tuple[float, float]:
+    rows = digits.val if rows is None else rows
+    ds = digits.dataset
+    loss, accuracy = Classifier.from_checkpoint(checkpoint).evaluate(ds.X[rows], ds.y[rows])
     return accuracy, loss
 
 
-def promote(checkpoint: Path, digits: DigitsData, out: Path, run: str) -> Promotion:
-    return promote_if_better(checkpoint, digits.X_val, digits.y_val, out, run)
+def promote(checkpoint: Path, digits: DigitsData, out: Path, run: str, **hashes) -> Promotion:
+    """Promote `checkpoint`, trained on `digits.train`, measured on `digits.val` (`hashes` overrides)."""
+    hashes = {"val_hashes": digits.val_hashes, "train_hashes": digits.train_hashes} | hashes
+    return promote_if_better(checkpoint, digits.X_val, digits.y_val, out, run, **hashes)
 
 
 # ---------------------------------------------------------------------------------------------- the rule
@@ -79,7 +84,11 @@ def test_first_challenger_becomes_champion_with_its_record(digits, models, tmp_p
     assert (link / CHAMPION_MODEL).read_bytes() == models["weak"].read_bytes()
     record = json.loads((link / PROMOTION_RECORD).read_text(encoding="utf-8"))
     assert record["challenger_accuracy"] == p.challenger_accuracy and record["n_samples"] == len(digits.val)
+    assert record["n_excluded"] == p.n_excluded == 0
     assert record["source"] == str(models["weak"].resolve()) and record["rule"] == RULE
+    # The hashes of the images it was trained on (before augmentation), sorted, one a line.
+    lines = (link / TRAINING_HASHES).read_text(encoding="ascii").splitlines()
+    assert lines == sorted(set(digits.train_hashes.tolist())) and len(lines) > 1000
 
 
 def test_better_challenger_replaces_the_champion(digits, models, tmp_path):
@@ -119,6 +128,44 @@ def test_incompatible_champion_is_replaced_and_the_reason_says_why(digits, model
     assert p.promoted and p.champion_run == "other" and p.champion_accuracy is None
     assert "cannot be compared" in p.reason and "'a', 'b'" in p.reason
     assert current_champion(tmp_path).name == "weak"
+
+
+# ------------------------------------------------------------------- images the champion was trained on
+def test_the_champion_is_scored_only_on_validation_images_it_never_trained_on(digits, models, tmp_path):
+    seed1 = resplit(digits, 1)  # what a run with --seed 1 trains and validates on
+    challenger = train_checkpoint(seed1, tmp_path / "seed1.npz", epochs=10)
+    promote(models["strong"], digits, tmp_path, "seed-0")  # trained on the seed-0 training rows
+    p = promote(challenger, seed1, tmp_path, "seed-1")
+    seen = set(digits.train_hashes.tolist())
+    unseen = np.array([row for row in seed1.val if digits.dataset.hashes[row] not in seen])
+    assert 0 < len(unseen) < len(seed1.val)  # the two splits overlap in part
+    assert (p.n_samples, p.n_excluded) == (len(unseen), len(seed1.val) - len(unseen))
+    assert (p.challenger_accuracy, p.challenger_loss) == score(challenger, seed1, unseen)
+    assert (p.champion_accuracy, p.champion_loss) == score(models["strong"], seed1, unseen)
+    assert p.champion_run == "seed-0"
+    if p.promoted:  # the record on disk holds the same counts
+        record = json.loads((versions_dir(tmp_path) / "seed-1" / PROMOTION_RECORD).read_text("utf-8"))
+        assert (record["n_samples"], record["n_excluded"]) == (p.n_samples, p.n_excluded)
+
+
+def test_with_no_validation_image_left_the_champion_stays_as_not_comparable(digits, models, tmp_path):
+    everything = digits.dataset.hashes  # a champion trained on every image, validation ones included
+    promote(models["weak"], digits, tmp_path, "all", train_hashes=everything)
+    p = promote(models["strong"], digits, tmp_path, "strong")  # far better, yet it cannot be judged
+    n = len(digits.val)
+    assert not p.promoted and p.reason == (f"not comparable: all {n} validation images were in the "
+                                           "champion's training data")
+    assert (p.n_samples, p.n_excluded) == (0, n) and p.challenger_accuracy is p.champion_accuracy is None
+    assert current_champion(tmp_path).name == "all"
+    assert set(training_hashes(versions_dir(tmp_path) / "all")) == set(everything.tolist())
+
+
+def test_a_champion_without_its_training_hashes_is_reported(digits, models, tmp_path):
+    promote(models["weak"], digits, tmp_path, "weak")
+    (versions_dir(tmp_path) / "weak" / TRAINING_HASHES).unlink()
+    with pytest.raises(FileNotFoundError, match=r"holds no training_hashes\.txt"):
+        promote(models["strong"], digits, tmp_path, "strong")
+    assert champion_link(tmp_path).resolve().name == "weak"
 
 
 # --------------------------------------------------------------------------------------------- atomicity
@@ -171,9 +218,17 @@ def test_a_run_name_that_is_no_plain_folder_name_is_refused(digits, models, tmp_
 
 def test_validation_data_of_the_wrong_shape_is_refused(digits, models, tmp_path):
     with pytest.raises(ValueError, match=r"shape \(n > 0, 64\).*\(8, 8\), got \(5, 63\)"):
-        promote_if_better(models["weak"], digits.X_val[:5, :63], digits.y_val[:5], tmp_path, "r")
+        promote_if_better(models["weak"], digits.X_val[:5, :63], digits.y_val[:5], tmp_path, "r",
+                          val_hashes=digits.val_hashes[:5], train_hashes=digits.train_hashes)
     with pytest.raises(ValueError, match=r"y_val must have shape \(5,\)"):
-        promote_if_better(models["weak"], digits.X_val[:5], digits.y_val[:4], tmp_path, "r")
+        promote_if_better(models["weak"], digits.X_val[:5], digits.y_val[:4], tmp_path, "r",
+                          val_hashes=digits.val_hashes[:5], train_hashes=digits.train_hashes)
+    with pytest.raises(ValueError, match=r"val_hashes must have shape \(5,\)"):
+        promote_if_better(models["weak"], digits.X_val[:5], digits.y_val[:5], tmp_path, "r",
+                          val_hashes=digits.val_hashes[:4], train_hashes=digits.train_hashes)
+    with pytest.raises(ValueError, match=r"train_hashes must hold sha256 hex digests.*'h1'"):
+        promote(models["weak"], digits, tmp_path, "r", train_hashes=np.array(["h1"]))
+    assert not versions_dir(tmp_path).exists()
 
 
 def test_a_champion_that_is_not_a_symlink_or_dangles_is_reported(digits, models, tmp_path):
@@ -198,9 +253,10 @@ def test_a_reused_run_name_with_another_model_is_refused(digits, models, tmp_pat
 
 # -------------------------------------------------------------------------------------------- artifact
 @flow
-def _decide_and_publish(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, out: Path,
-                        run: str) -> Promotion:
-    promotion = promote_if_better(challenger, X_val, y_val, out, run)
+def _decide_and_publish(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, val_hashes: np.ndarray,
+                        train_hashes: np.ndarray, out: Path, run: str) -> Promotion:
+    promotion = promote_if_better(challenger, X_val, y_val, out, run, val_hashes=val_hashes,
+                                  train_hashes=train_hashes)
     publish_promotion(promotion)
     return promotion
 
@@ -208,8 +264,8 @@ def _decide_and_publish(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, 
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_decision_is_published_as_the_model_promotion_artifact(digits, models, tmp_path):
     promote(models["strong"], digits, tmp_path, "strong")
-    state = _decide_and_publish(models["weak"], digits.X_val, digits.y_val, tmp_path, "weak",
-                                return_state=True)
+    state = _decide_and_publish(models["weak"], digits.X_val, digits.y_val, digits.val_hashes,
+                                digits.train_hashes, tmp_path, "weak", return_state=True)
     assert state.is_completed()
     p = state.result()
     run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
@@ -220,4 +276,6 @@ def test_the_decision_is_published_as_the_model_promotion_artifact(digits, model
     assert "# Model promotion: champion strong kept" in text and f"Reason: {p.reason}." in text
     assert f"| challenger | weak | {p.challenger_accuracy:.2%} |" in text
     assert f"| champion | strong | {p.champion_accuracy:.2%} |" in text
-    assert str(p.champion_path) in text and f"{len(digits.val)} validation images" in text
+    assert str(p.champion_path) in text
+    assert (f"Compared on {len(digits.val)} of the challenger's validation images, each model through its "
+            "own saved normaliser; 0 left out because the champion was trained on them.") in text

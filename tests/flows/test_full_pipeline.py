@@ -18,9 +18,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows import settings
 from flows.full_pipeline import PROG, full_pipeline, main
-from flows.layout import champion_link, latest_link
+from flows.layout import champion_link, latest_link, models_dir
 from flows.params import PipelineParams
 from flows.records import read_history_csv
+from flows.runs import source_key
 from mlp.data import io
 from mlp.inference import Classifier
 
@@ -120,8 +121,38 @@ def test_a_second_run_on_unchanged_data_decodes_nothing(hanzi_runs):
 def test_the_same_run_again_keeps_the_champion(hanzi_runs):
     params, first, second, _ = hanzi_runs
     assert first.result().promoted and not second.result().promoted  # equal scores: the champion stays
-    assert champion_link(params.output_dir).resolve().name == first.result().layout.name
+    link = champion_link(models_dir(params.output_dir, source_key(params.data_dir)))
+    assert link.resolve().name == first.result().layout.name
     assert "model-promotion" in _artifacts(second)
+
+
+def test_a_run_on_other_data_gets_its_own_champion(hanzi_runs, tmp_path, monkeypatch):
+    params, first, _, _ = hanzi_runs
+    monkeypatch.setattr(settings, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
+    monkeypatch.setattr(settings, "DEMO_DIR", tmp_path / "data" / "demo")
+    digits = full_pipeline(PipelineParams(output_dir=params.output_dir, epochs=1, hidden=(16,)))
+    assert digits.promoted  # the first champion of the digits, however weak
+    hanzi = champion_link(models_dir(params.output_dir, source_key(params.data_dir)))
+    assert hanzi.resolve().name == first.result().layout.name  # untouched
+    demo = champion_link(models_dir(params.output_dir, source_key(tmp_path / "data" / "demo")))
+    assert demo.resolve().name == digits.layout.name
+    assert sorted(p.name for p in (params.output_dir / "models").iterdir()) == sorted(
+        p.stem for p in (params.output_dir / "datasets").glob("*.parquet"))  # one key per data folder
+
+
+def test_a_run_with_another_seed_is_compared_only_on_images_the_champion_never_saw(hanzi_subset, tmp_path):
+    params = PipelineParams(data_dir=hanzi_subset, output_dir=tmp_path / "out", seed=0, **TINY)
+    champion = full_pipeline(params).layout
+    state = full_pipeline(params.model_copy(update={"seed": 1}), return_state=True)
+    challenger = state.result().layout
+    seen = set(io.read_dataset(champion.dataset).hashes[io.load_arrays(champion.split)["train"]])
+    val_hashes = io.read_dataset(challenger.dataset).hashes[io.load_arrays(challenger.split)["val"]]
+    n_excluded = sum(h in seen for h in val_hashes)
+    assert 0 < n_excluded < len(val_hashes)  # seed 1 validates on images the seed-0 champion trained on
+    text = _artifacts(state)["model-promotion"].data.replace("\\", "")
+    assert (f"Compared on {len(val_hashes) - n_excluded} of the challenger's validation images, each model "
+            f"through its own saved normaliser; {n_excluded} left out because the champion was trained on "
+            "them.") in text
 
 
 def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from flows import settings
-from flows.layout import RunLayout
+from flows.layout import RunLayout, models_dir
 from flows.runs import (
     DEMO_NAME,
     DataSource,
@@ -21,6 +21,7 @@ from flows.runs import (
     resolve_data,
     slug,
     snapshot,
+    source_key,
 )
 
 
@@ -97,6 +98,16 @@ def test_dataset_path_is_one_file_per_data_root(tmp_path):
     assert path.suffix == ".parquet"
     assert dataset_path(tmp_path / "out", a / ".." / "hanzi12") == path  # the same folder, however spelt
     assert dataset_path(tmp_path / "out", b) != path
+
+
+def test_the_source_key_names_the_data_set_and_the_models_folder(tmp_path):
+    root = tmp_path / "My Data"
+    key = source_key(root)
+    assert key.startswith("my-data-") and dataset_path(tmp_path / "out", root).stem == key
+    assert models_dir(tmp_path / "out", key) == tmp_path / "out" / "models" / key
+    for bad in ("", "..", "a/b", ".hidden"):
+        with pytest.raises(ValueError, match="plain folder name"):
+            models_dir(tmp_path / "out", bad)
 
 
 def test_snapshot_keeps_the_version_it_took(tmp_path):
