@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.params import PipelineParams, parse_args
 from flows.serve import (
@@ -74,6 +75,25 @@ def test_bad_serve_options_end_the_command_with_one_line(args, message, capsys):
     assert stop.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0]
+
+
+@pytest.fixture
+def served(monkeypatch) -> list:
+    """What main() hands to `serve`, recorded instead of served: [(deployments, keyword arguments)]."""
+    calls = []
+    monkeypatch.setattr("flows.serve.serve", lambda *deployments, **kw: calls.append((deployments, kw)))
+    return calls
+
+
+def test_without_a_server_the_command_stops_with_one_line_saying_how_to_start_one(served, capsys):
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), pytest.raises(SystemExit) as stop:
+        main(["--epochs", "5"])
+    assert stop.value.code == 2 and served == []
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    for words in ("PREFECT_API_URL is not set", "prefect server start",
+                  "export PREFECT_API_URL=http://127.0.0.1:4200/api"):
+        assert words in errors[0]
 
 
 @pytest.mark.usefixtures("prefect_harness")
