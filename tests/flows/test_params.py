@@ -80,12 +80,20 @@ def test_each_flag(argv, field, expected):
     assert others == {k: v for k, v in DEFAULTS.model_dump().items() if k != field}
 
 
-def test_data_dir_must_exist(tmp_path, capsys):
+def test_data_dir_must_hold_class_folders_under_train(tmp_path, capsys):
+    (tmp_path / "train" / "1").mkdir(parents=True)
     assert parse_args(["--data-dir", str(tmp_path)]).data_dir == tmp_path
-    missing = tmp_path / "missing"
-    assert _error_line(["--data-dir", str(missing)], capsys) == (
-        f"{PROG}: error: --data-dir: must be an existing directory (got {missing})"
-    )
+    # The easy mistake: train/ itself, whose class folders have no train/ inside. Then train/ without class
+    # folders, and a folder that does not exist.
+    empty = tmp_path / "empty"
+    (empty / "train").mkdir(parents=True)
+    (empty / "train" / "notes.txt").write_text("no class folder here")
+    for wrong in (tmp_path / "train", empty, tmp_path / "missing"):
+        assert _error_line(["--data-dir", str(wrong)], capsys) == (
+            f"{PROG}: error: --data-dir: must be a folder holding train/<class>/ (got {wrong})"
+        )
+    with pytest.raises(ValidationError, match=r"holds no train/<class>/ folder"):
+        PipelineParams(data_dir=tmp_path / "train")
 
 
 @pytest.mark.parametrize(
