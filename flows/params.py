@@ -127,8 +127,13 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# Fields whose help says what they accept without `valid_values`: the paths (their descriptions do).
+RANGE_SHOWN_ELSEWHERE = ("data_dir", "output_dir")
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """The argparse command line of `PipelineParams`: one flag per field, ``--help`` showing the defaults."""
+    """The argparse command line of `PipelineParams`: one flag per field, ``--help`` showing each default and
+    what the flag accepts, e.g. ``(default: 0.2; a finite number in [0, 1))``."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Train a NumPy multilayer perceptron on folders of class-labelled BMP images "
@@ -141,8 +146,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             on_off = argparse.BooleanOptionalAction
             parser.add_argument(flag(name), action=on_off, default=None, help=f"{text} (default: {shown})")
             continue
-        if field.default is not None:
-            text += f" (default: {_shown(field.default)})"
+        notes = [f"default: {_shown(field.default)}"] if field.default is not None else []
+        if name not in RANGE_SHOWN_ELSEWHERE and get_origin(field.annotation) is not Literal:
+            notes.append(valid_values(name))  # a Literal's values are the metavar, {a,b,c}
+        if notes:
+            text += f" ({'; '.join(notes)})"
         if get_origin(field.annotation) is Literal:
             metavar = "{" + ",".join(get_args(field.annotation)) + "}"
         else:

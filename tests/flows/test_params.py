@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -145,8 +146,24 @@ def test_help_shows_every_flag_with_its_default(capsys):
     shown_defaults = ["500", "relu", "0.2", "adam", "0.001", "cosine", "0.1", "30", "64", "per_pixel",
                       "--augment", "--shuffle", "0", str(ARTIFACTS_DIR)]
     for shown in shown_defaults:
-        assert f"(default: {shown})" in text
+        assert re.search(rf"\(default: {re.escape(shown)}[;)]", text), shown  # then what the flag accepts
     assert "--no-augment" in text and "digits demo" in text
+    assert ("--dropout DROPOUT dropout rate after each hidden layer "
+            "(default: 0.2; a finite number in [0, 1))") in text
+
+
+def test_help_shows_what_each_flag_accepts():
+    actions = {a.dest: a for a in build_parser()._actions}
+    assert actions["dropout"].help == (
+        "dropout rate after each hidden layer (default: 0.2; a finite number in [0, 1))")
+    assert actions["epochs"].help == "passes over the training set (default: 30; an integer >= 1)"
+    assert actions["hidden"].help.endswith(f"(default: 500; {HIDDEN.split('must be ')[1]})")
+    for name in ("lr", "label_smoothing", "batch_size", "val_fraction", "seed"):
+        assert actions[name].help.endswith(f"; {valid_values(name)})"), name
+    for name, values in [("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                         ("normalization", NORMALIZATIONS)]:
+        assert actions[name].metavar == "{" + ",".join(values) + "}"  # the values, beside the flag
+    assert "train/<class>/" in actions["data_dir"].help
 
 
 def test_build_parser_flags_match_the_model():
