@@ -10,9 +10,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, DirectoryPath, Field, PositiveInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    DirectoryPath,
+    Field,
+    PositiveInt,
+    ValidationError,
+)
 
 from flows.settings import ARTIFACTS_DIR
 
@@ -28,12 +36,23 @@ SCHEDULES: tuple[str, ...] = get_args(Schedule)
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 
 
+def _holds_class_folders(path: Path) -> Path:
+    """`path` itself when it holds train/ with at least one class folder; else ValueError naming it."""
+    train = path / "train"
+    if not (train.is_dir() and any(child.is_dir() for child in train.iterdir())):
+        raise ValueError(f"{path} holds no train/<class>/ folder (the data folder is the one above train/)")
+    return path
+
+
+DataDir = Annotated[DirectoryPath, AfterValidator(_holds_class_folders)]
+
+
 class PipelineParams(BaseModel):
     """Parameters of one training run: data, architecture, optimisation, augmentation, split and outputs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    data_dir: DirectoryPath | None = Field(
+    data_dir: DataDir | None = Field(
         None,
         description="folder with train/<class>/*.bmp and optionally labels.txt and test/; "
         "default: data/raw when it holds train/, else the built-in digits demo",
@@ -83,7 +102,7 @@ def valid_values(name: str) -> str:
     if name == "hidden":
         return "positive integers separated by commas, e.g. 512,256"
     if name == "data_dir":
-        return "an existing directory"
+        return "a folder holding train/<class>/"
     if field.annotation is bool:
         return "true or false"
     if field.annotation is Path:
@@ -108,8 +127,13 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# Fields whose help says what they accept without `valid_values`: the paths (their descriptions do).
+RANGE_SHOWN_ELSEWHERE = ("data_dir", "output_dir")
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """The argparse command line of `PipelineParams`: one flag per field, ``--help`` showing the defaults."""
+    """The argparse command line of `PipelineParams`: one flag per field, ``--help`` showing each default and
+    what the flag accepts, e.g. ``(default: 0.2; a finite number in [0, 1))``."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Train a NumPy multilayer perceptron on folders of class-labelled BMP images "
@@ -122,8 +146,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             on_off = argparse.BooleanOptionalAction
             parser.add_argument(flag(name), action=on_off, default=None, help=f"{text} (default: {shown})")
             continue
-        if field.default is not None:
-            text += f" (default: {_shown(field.default)})"
+        notes = [f"default: {_shown(field.default)}"] if field.default is not None else []
+        if name not in RANGE_SHOWN_ELSEWHERE and get_origin(field.annotation) is not Literal:
+            notes.append(valid_values(name))  # a Literal's values are the metavar, {a,b,c}
+        if notes:
+            text += f" ({'; '.join(notes)})"
         if get_origin(field.annotation) is Literal:
             metavar = "{" + ",".join(get_args(field.annotation)) + "}"
         else:

@@ -9,10 +9,11 @@
 
 The model applies the normaliser stored in its checkpoint to the raw pixels. The CSV has one row per usable
 image: path (relative to DIR), predicted_label (the class folder name), predicted_name (its display name) and
-probability (of the predicted class); when DIR has class folders also true_label (the folder the image sits
-in), and the accuracy over images in the model's class folders is logged and returned. Unreadable images and
-images of another size than the model's are listed (in the log and the `prediction-summary` artifact), not
-fatal.
+probability (of the predicted class); when DIR has class folders also true_label (the image's class folder,
+or "" for an image outside the model's class folders: such images are predicted but unlabelled), and the
+accuracy over images in the model's class folders is logged and returned. Unreadable images and images of
+another size than the model's are left out and listed (in the log and the `prediction-summary` artifact), not
+fatal; folders that are not one of the model's classes are named as unlabelled.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def resolve_model(path: str | Path) -> Path:
 
 
 def describe(problem: Skipped | WrongSize) -> str:
-    """One line for a file left out of the predictions (or labelled -1)."""
+    """One line for a file left out of the predictions."""
     if isinstance(problem, WrongSize):
         (h, w), (eh, ew) = problem.shape, problem.expected
         return f"{problem.path}: {h}x{w} pixels, the model takes {eh}x{ew}"
@@ -79,7 +80,8 @@ def describe(problem: Skipped | WrongSize) -> str:
 class Predictions:
     """n predicted images: paths (relative to the folder read), predicted (n,) class indices, probability
     (n,) of the predicted class, y (n,) true class indices (-1 outside the model's classes) or None for
-    unlabelled images, the model's class and display names, and the files left out."""
+    a flat folder, the model's class and display names, the files left out, and the folders whose images
+    were predicted but are unlabelled (not one of the model's classes)."""
 
     paths: tuple[str, ...]
     predicted: np.ndarray
@@ -88,6 +90,7 @@ class Predictions:
     class_names: tuple[str, ...]
     display_names: tuple[str, ...]
     problems: tuple[str, ...]
+    unlabelled: tuple[str, ...] = ()
 
     @property
     def labelled(self) -> np.ndarray:
@@ -101,25 +104,54 @@ class Predictions:
         return accuracy(self.y[mask], self.predicted[mask]) if mask.any() else None
 
     def rows(self) -> list[dict[str, str]]:
-        """The CSV rows: `COLUMNS`, plus true_label (the image's class folder, "" at the top level) when the
-        images came from class folders."""
+        """The CSV rows: `COLUMNS`, plus true_label when the images came from class folders: the image's class
+        folder, "" for an image at the top level or in a folder that is not one of the model's classes."""
         out = []
         for path, k, p in zip(self.paths, self.predicted, self.probability, strict=True):
             row = {"path": path, "predicted_label": self.class_names[k],
                    "predicted_name": self.display_names[k], "probability": f"{p:.6f}"}
-            if self.y is not None:
-                row["true_label"] = path.split("/", 1)[0] if "/" in path else ""
             out.append(row)
+        if self.y is not None:
+            for row, k in zip(out, self.y, strict=True):
+                row["true_label"] = self.class_names[k] if k >= 0 else ""
         return out
+
+
+def unlabelled_folders(images: LoadedImages) -> tuple[str, ...]:
+    """The top-level folders whose images were read but are not one of the classes (labelled -1), sorted."""
+    if images.y is None:
+        return ()
+    return tuple(sorted({path.split("/", 1)[0] for path, k in zip(images.paths, images.y, strict=True)
+                         if k < 0 and "/" in path}))
 
 
 def classify(classifier: Classifier, images: LoadedImages) -> Predictions:
     """Predict the images (X (n, h*w) raw pixels) with the classifier."""
     proba = classifier.predict_proba(images.X)
     predicted = proba.argmax(axis=1)
+    unlabelled = unlabelled_folders(images)
+    # load_images also lists each such folder among its problems; its images were predicted, not left out.
+    left_out = [p for p in images.problems if not (isinstance(p, Skipped) and p.path in unlabelled)]
     return Predictions(images.paths, predicted, proba[np.arange(len(predicted)), predicted], images.y,
                        classifier.class_names, classifier.display_names,
-                       tuple(describe(p) for p in images.problems))
+                       tuple(describe(p) for p in left_out), unlabelled)
+
+
+def unlabelled_note(predictions: Predictions) -> str:
+    """One sentence on the images predicted without a true label in folders that are not classes; "" for
+    none."""
+    if not predictions.unlabelled:
+        return ""
+    n = sum(path.split("/", 1)[0] in predictions.unlabelled for path in predictions.paths)
+    return (f"{n} images in folders that are not one of the model's classes ({folder_list(predictions)}) "
+            "were predicted without a true label (true_label empty, not counted in the accuracy).")
+
+
+def folder_list(predictions: Predictions | PredictionSummary, most: int = 10) -> str:
+    """The unlabelled folders as ``a/, b/`` (the first `most`, then how many more)."""
+    folders = predictions.unlabelled
+    more = f" and {len(folders) - most} more" if len(folders) > most else ""
+    return ", ".join(f"{folder}/" for folder in folders[:most]) + more
 
 
 def to_csv(predictions: Predictions) -> str:
@@ -134,7 +166,8 @@ def to_csv(predictions: Predictions) -> str:
 
 
 def summary_markdown(predictions: Predictions, checkpoint: Path, images: Path, out: Path) -> str:
-    """The `prediction-summary` artifact: totals, accuracy, predictions per class and the files left out."""
+    """The `prediction-summary` artifact: totals, accuracy, unlabelled folders, predictions per class and the
+    files left out."""
     p, n_classes = predictions, len(predictions.class_names)
     counts = np.bincount(p.predicted, minlength=n_classes)
     headers = ["label", "name", "predicted"]
@@ -149,11 +182,13 @@ def summary_markdown(predictions: Predictions, checkpoint: Path, images: Path, o
         headers += ["images", "correct", "accuracy"]
         for row, t, r in zip(rows, truth, right, strict=True):
             row += [int(t), int(r), f"{r / t:.2%}" if t else None]
+    if p.unlabelled:
+        lines.append(unlabelled_note(p))
     blocks = [Heading(1, "Predictions"), *(Text(line) for line in lines), Table(headers, rows)]
     if p.problems:
         shown = [[problem] for problem in p.problems[:MAX_LISTED]]
         more = len(p.problems) - len(shown)
-        blocks += [Heading(2, f"{len(p.problems)} files left out or unlabelled"),
+        blocks += [Heading(2, f"{len(p.problems)} files left out"),
                    Table(["file: reason"], shown), *([Text(f"... and {more} more.")] if more else [])]
     return to_markdown(blocks, {})
 
@@ -161,13 +196,14 @@ def summary_markdown(predictions: Predictions, checkpoint: Path, images: Path, o
 @dataclass(frozen=True)
 class PredictionSummary:
     """What a `predict` run did: the CSV written, the checkpoint used, images predicted, accuracy (None
-    without class folders) and the files listed as problems."""
+    without class folders), the files left out, and the folders predicted without a true label."""
 
     csv: Path
     checkpoint: Path
     n_images: int
     accuracy: float | None
     problems: tuple[str, ...]
+    unlabelled: tuple[str, ...] = ()
 
 
 # -------------------------------------------------------------------------------------------------- flow
@@ -208,13 +244,15 @@ def predict(model: Path, images: Path, out: Path | None = None) -> PredictionSum
         logger.warning("left out: %s", problem)
     if len(predictions.problems) > MAX_LISTED:
         logger.warning("... and %d more files left out", len(predictions.problems) - MAX_LISTED)
+    if predictions.unlabelled:
+        logger.info(unlabelled_note(predictions))
     if predictions.accuracy is not None:
         logger.info("accuracy %.2f%% over %d images in class folders", 100 * predictions.accuracy,
                     int(predictions.labelled.sum()))
     create_markdown_artifact(summary_markdown(predictions, classifier.source, Path(images), csv_path),
                              key=PREDICTION_SUMMARY, description=f"Predictions of {classifier.source}")
     return PredictionSummary(csv_path, classifier.source, len(predictions.paths), predictions.accuracy,
-                             predictions.problems)
+                             predictions.problems, predictions.unlabelled)
 
 
 # ----------------------------------------------------------------------------------------------- command
@@ -241,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> PredictionSummary:
     summary = predict(model=args.model, images=args.images, out=args.out)
     scored = "" if summary.accuracy is None else f"; accuracy {summary.accuracy:.2%}"
     left_out = f"; {len(summary.problems)} files left out (listed above)" if summary.problems else ""
-    print(f"{summary.n_images} predictions written to {summary.csv}{scored}{left_out}")
+    unlabelled = f"; unlabelled, not a class: {folder_list(summary)}" if summary.unlabelled else ""
+    print(f"{summary.n_images} predictions written to {summary.csv}{scored}{unlabelled}{left_out}")
     return summary
 
 

@@ -42,11 +42,15 @@ import flows  # noqa: F401  (applies mlpflow's environment: first, before NumPy 
 from prefect import Flow, serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Schedule
+from prefect.settings import PREFECT_API_URL
 
 from flows.params import PipelineParams, parse_args
 
 DEFAULT_CRON = "0 3 * * *"  # every night at 03:00
 DEPLOYMENT_NAME = "nightly-retraining"
+NO_SERVER = ("PREFECT_API_URL is not set, so Prefect would serve on a temporary server that never runs "
+             "schedules; start a server (prefect server start) and point Prefect at it "
+             "(export PREFECT_API_URL=http://127.0.0.1:4200/api), then run this again")
 DESCRIPTION = ("Retrain on a schedule: ingest incrementally, train a challenger, promote it over the "
                "champion only when it scores better on the same validation split (artifact model-promotion).")
 
@@ -90,7 +94,9 @@ def pipeline_parameters(flow: Flow, params: PipelineParams) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """The command line: serve options, then any pipeline flags; serves until interrupted."""
+    """The command line: serve options, then any pipeline flags; serves until interrupted. Without a Prefect
+    server to serve on (PREFECT_API_URL, from the environment or the active profile) it ends with a one-line
+    error, exit status 2."""
     parser = argparse.ArgumentParser(prog="python flows/serve.py", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule (default: {DEFAULT_CRON!r})")
@@ -103,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     params = parse_args(rest, prog="python flows/serve.py [serve options]")
+    if not PREFECT_API_URL.value():
+        parser.error(NO_SERVER)
     from flows.full_pipeline import full_pipeline
 
     deployment = build_deployment(args.cron, pipeline_parameters(full_pipeline, params), name=args.name,

@@ -16,6 +16,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+from flows import artifacts as flow_artifacts
 from flows import settings
 from flows.full_pipeline import PROG, full_pipeline, main
 from flows.layout import champion_link, latest_link, models_dir
@@ -63,7 +64,22 @@ def hanzi_subset(hanzi12_root, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hanzi_runs(hanzi_subset, tmp_path_factory):
+def progress_updates():
+    """Every (artifact id, percent) the pipeline sends to update a progress artifact, recorded on the way to
+    Prefect's real update_progress_artifact."""
+    calls, real = [], flow_artifacts.update_progress_artifact
+
+    def spy(artifact_id, progress, *args, **kwargs):
+        calls.append((artifact_id, progress))
+        return real(artifact_id, progress, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flow_artifacts, "update_progress_artifact", spy)
+        yield calls
+
+
+@pytest.fixture(scope="module")
+def hanzi_runs(hanzi_subset, tmp_path_factory, progress_updates):
     """Two runs of the same parameters on the unchanged subset; the shared Parquet's mtime after the first."""
     params = PipelineParams(data_dir=hanzi_subset, output_dir=tmp_path_factory.mktemp("out"), **TINY)
     first = full_pipeline(params, return_state=True)
@@ -107,6 +123,13 @@ def test_artifacts_read_back_with_display_names(hanzi_runs):
     assert _quality_value(artifacts, "files_decoded_now") == 12 * PER_CLASS + N_TEST
     rows = json.loads(artifacts["data-quality"].data)
     assert {"section": "train_images_per_class", "item": "1 博", "value": PER_CLASS} in rows
+
+
+def test_training_progress_moves_on_every_epoch(hanzi_runs, progress_updates):
+    _, first, _, _ = hanzi_runs
+    progress = _artifacts(first)["training-progress"]
+    sent = [percent for artifact_id, percent in progress_updates if artifact_id == progress.id]
+    assert sent == pytest.approx([100 / 3, 200 / 3, 100.0])  # TINY trains 3 epochs: one update after each
 
 
 def test_a_second_run_on_unchanged_data_decodes_nothing(hanzi_runs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -80,12 +81,20 @@ def test_each_flag(argv, field, expected):
     assert others == {k: v for k, v in DEFAULTS.model_dump().items() if k != field}
 
 
-def test_data_dir_must_exist(tmp_path, capsys):
+def test_data_dir_must_hold_class_folders_under_train(tmp_path, capsys):
+    (tmp_path / "train" / "1").mkdir(parents=True)
     assert parse_args(["--data-dir", str(tmp_path)]).data_dir == tmp_path
-    missing = tmp_path / "missing"
-    assert _error_line(["--data-dir", str(missing)], capsys) == (
-        f"{PROG}: error: --data-dir: must be an existing directory (got {missing})"
-    )
+    # The easy mistake: train/ itself, whose class folders have no train/ inside. Then train/ without class
+    # folders, and a folder that does not exist.
+    empty = tmp_path / "empty"
+    (empty / "train").mkdir(parents=True)
+    (empty / "train" / "notes.txt").write_text("no class folder here")
+    for wrong in (tmp_path / "train", empty, tmp_path / "missing"):
+        assert _error_line(["--data-dir", str(wrong)], capsys) == (
+            f"{PROG}: error: --data-dir: must be a folder holding train/<class>/ (got {wrong})"
+        )
+    with pytest.raises(ValidationError, match=r"holds no train/<class>/ folder"):
+        PipelineParams(data_dir=tmp_path / "train")
 
 
 @pytest.mark.parametrize(
@@ -137,8 +146,24 @@ def test_help_shows_every_flag_with_its_default(capsys):
     shown_defaults = ["500", "relu", "0.2", "adam", "0.001", "cosine", "0.1", "30", "64", "per_pixel",
                       "--augment", "--shuffle", "0", str(ARTIFACTS_DIR)]
     for shown in shown_defaults:
-        assert f"(default: {shown})" in text
+        assert re.search(rf"\(default: {re.escape(shown)}[;)]", text), shown  # then what the flag accepts
     assert "--no-augment" in text and "digits demo" in text
+    assert ("--dropout DROPOUT dropout rate after each hidden layer "
+            "(default: 0.2; a finite number in [0, 1))") in text
+
+
+def test_help_shows_what_each_flag_accepts():
+    actions = {a.dest: a for a in build_parser()._actions}
+    assert actions["dropout"].help == (
+        "dropout rate after each hidden layer (default: 0.2; a finite number in [0, 1))")
+    assert actions["epochs"].help == "passes over the training set (default: 30; an integer >= 1)"
+    assert actions["hidden"].help.endswith(f"(default: 500; {HIDDEN.split('must be ')[1]})")
+    for name in ("lr", "label_smoothing", "batch_size", "val_fraction", "seed"):
+        assert actions[name].help.endswith(f"; {valid_values(name)})"), name
+    for name, values in [("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                         ("normalization", NORMALIZATIONS)]:
+        assert actions[name].metavar == "{" + ",".join(values) + "}"  # the values, beside the flag
+    assert "train/<class>/" in actions["data_dir"].help
 
 
 def test_build_parser_flags_match_the_model():

@@ -21,6 +21,7 @@ from flows.predict import (
     main,
     predict,
     resolve_model,
+    summary_markdown,
     to_csv,
 )
 from mlp.data import io
@@ -52,6 +53,18 @@ def heldout(digits, tmp_path_factory) -> Path:
         shutil.copy2(digits.root / rel, folder / label / name)
     Image.new("L", (10, 10), 255).save(folder / "0" / "big.bmp")
     (folder / "1" / "broken.bmp").write_bytes(b"not an image")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def mixed(digits, tmp_path_factory) -> Path:
+    """Five validation images in their class folders <label>/, five more under train/<label>/: a folder such
+    as a data folder given by mistake, where train/ is not one of the model's classes."""
+    folder = tmp_path_factory.mktemp("mixed")
+    for i, rel in enumerate(digits.dataset.paths[digits.val][:10]):  # rel: train/<label>/<file>
+        dest = folder / (rel.split("/", 1)[1] if i < 5 else rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(digits.root / rel, dest)
     return folder
 
 
@@ -110,6 +123,21 @@ def test_a_flat_folder_gives_no_true_label_and_no_accuracy(digits, run_dir, tmp_
     assert header == ",".join(COLUMNS) and len(rows) == 5
 
 
+def test_images_outside_the_class_folders_are_predicted_unlabelled_not_left_out(run_dir, mixed):
+    clf = Classifier.from_checkpoint(resolve_model(run_dir))
+    images = io.load_images(mixed, image_shape=clf.image_shape, class_names=clf.class_names)
+    predictions = classify(clf, images)
+    assert len(predictions.paths) == 10 and int(predictions.labelled.sum()) == 5
+    assert predictions.problems == () and predictions.unlabelled == ("train",)
+    rows = list(csv.DictReader(to_csv(predictions).splitlines()))
+    assert [r["true_label"] for r in rows if r["path"].startswith("train/")] == [""] * 5  # not "train"
+    assert all(r["true_label"] == r["path"].split("/")[0] for r in rows if not r["path"].startswith("train/"))
+    text = summary_markdown(predictions, run_dir, mixed, Path("predictions.csv"))
+    assert ("5 images in folders that are not one of the model's classes (train/) were predicted without a "
+            "true label") in text
+    assert "left out" not in text
+
+
 # ----------------------------------------------------------------------------------------------- flow
 @pytest.mark.usefixtures("prefect_harness")
 def test_predict_flow_writes_the_csv_and_the_accuracy_of_the_evaluation(digits, run_dir, heldout, tmp_path):
@@ -149,6 +177,17 @@ def test_the_command_predicts_a_single_image_and_prints_where_the_csv_is(digits,
     assert f"1 predictions written to {out}" in capsys.readouterr().out
     header, rows = read_csv(out)
     assert header == list(COLUMNS) and rows[0]["path"] == image.name
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_command_names_folders_that_are_not_classes_as_unlabelled(run_dir, mixed, tmp_path, capsys):
+    out = tmp_path / "mixed.csv"
+    summary = main(["--model", str(run_dir), "--images", str(mixed), "--out", str(out)])
+    assert summary.n_images == 10 and summary.problems == () and summary.unlabelled == ("train",)
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert printed.endswith("; unlabelled, not a class: train/") and "left out" not in printed
+    _, rows = read_csv(out)
+    assert sum(r["true_label"] == "" for r in rows) == 5
 
 
 @pytest.mark.parametrize(("args", "message"), [

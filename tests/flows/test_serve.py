@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.params import PipelineParams, parse_args
 from flows.serve import (
@@ -74,6 +75,45 @@ def test_bad_serve_options_end_the_command_with_one_line(args, message, capsys):
     assert stop.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0]
+
+
+@pytest.fixture
+def served(monkeypatch) -> list:
+    """What main() hands to `serve`, recorded instead of served: [(deployments, keyword arguments)]."""
+    calls = []
+    monkeypatch.setattr("flows.serve.serve", lambda *deployments, **kw: calls.append((deployments, kw)))
+    return calls
+
+
+@pytest.mark.skipif(not HAS_PIPELINE, reason="flows/full_pipeline.py is not merged yet")
+def test_the_command_serves_the_pipeline_on_its_schedule_without_pausing_it(served):
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        main(["--cron", "30 2 * * 1-5", "--timezone", "Europe/Berlin", "--epochs", "40", "--no-augment"])
+    [(deployments, kwargs)] = served
+    [deployment] = deployments
+    assert kwargs == {"pause_on_shutdown": False}
+    assert (deployment.name, deployment.flow_name) == (DEPLOYMENT_NAME, "full-pipeline")
+    [schedule] = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * 1-5", "Europe/Berlin")
+    assert deployment.parameters == {"params": {"epochs": 40, "augment": False}}
+
+    served.clear()
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        main([])
+    [([deployment], kwargs)] = served
+    assert deployment.schedules[0].schedule.cron == DEFAULT_CRON and deployment.parameters == {"params": {}}
+    assert kwargs == {"pause_on_shutdown": False}
+
+
+def test_without_a_server_the_command_stops_with_one_line_saying_how_to_start_one(served, capsys):
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), pytest.raises(SystemExit) as stop:
+        main(["--epochs", "5"])
+    assert stop.value.code == 2 and served == []
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    for words in ("PREFECT_API_URL is not set", "prefect server start",
+                  "export PREFECT_API_URL=http://127.0.0.1:4200/api"):
+        assert words in errors[0]
 
 
 @pytest.mark.usefixtures("prefect_harness")

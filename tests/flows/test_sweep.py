@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -21,6 +22,7 @@ from flows.sweep import (
     describe_changes,
     main,
     ranked,
+    run_configuration,
     sweep,
 )
 from mlp.data import io
@@ -114,3 +116,23 @@ def test_a_sweep_trains_each_configuration_on_one_split(tmp_path):
     artifacts = [a for a in artifacts if a.key == SWEEP_COMPARISON]
     assert len(artifacts) == 1
     assert [r["config"] for r in json.loads(artifacts[0].data)] == [r["config"] for r in result.rows]
+    runs = _finished_task_runs(state.state_details.flow_run_id, run_configuration.name, 3)
+    spans = sorted((run.start_time, run.end_time) for run in runs)
+    # Two workers: the second configuration starts before the first has ended.
+    assert spans[1][0] < spans[0][1], spans
+
+
+def _finished_task_runs(flow_run_id, task_name: str, n: int, timeout: float = 30.0) -> list:
+    """The flow run's `n` runs of `task_name`, once the server has recorded when each started and ended
+    (task-run states reach it as events, a little after the flow returns)."""
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = [r for r in client.read_task_runs(flow_run_filter=run_filter)
+                    if r.name.startswith(f"{task_name}-")]
+        done = [r for r in runs if r.start_time and r.end_time]
+        if len(done) == n or time.monotonic() > deadline:
+            assert len(done) == n, [(r.name, r.start_time, r.end_time) for r in runs]
+            return done
+        time.sleep(0.5)
