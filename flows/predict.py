@@ -3,7 +3,7 @@
     python flows/predict.py --model PATH --images DIR [--out predictions.csv]
 
 --model   a checkpoint (.npz); a run folder (its checkpoints/best.npz), e.g. artifacts/latest; or a champion
-          or version folder (its model.npz), e.g. artifacts/models/champion
+          or version folder (its model.npz), e.g. artifacts/models/<key>/champion
 --images  one image, a flat folder, or class folders <label>/... (read recursively)
 --out     the CSV to write (default: predictions.csv in the current folder)
 
@@ -51,9 +51,9 @@ MAX_LISTED = 50  # problems listed one by one in the artifact
 
 def resolve_model(path: str | Path) -> Path:
     """The checkpoint file meant by `path`: a .npz itself, a run folder's checkpoints/best.npz, or a champion
-    or version folder's model.npz; absolute, with symlinks such as `models/champion` or `latest` followed, so
-    a run names (and keeps reading) the version it started with. Raises FileNotFoundError or ValueError
-    naming the path."""
+    or version folder's model.npz; absolute, with symlinks such as `models/<key>/champion` or `latest`
+    followed, so a run names (and keeps reading) the version it started with. Raises FileNotFoundError or
+    ValueError naming the path."""
     path = Path(path).expanduser()
     if path.is_file():
         if path.suffix != ".npz":

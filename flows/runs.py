@@ -93,8 +93,14 @@ def claim_folder(parent: Path, name: str) -> Path:
     raise FileExistsError(f"no free folder for {name!r} under {parent} after 999 attempts")
 
 
-def claim_run(output_dir: Path, name: str) -> RunLayout:
-    """Create the run folder ``output_dir/runs/<name>/`` (see `claim_folder`) and return its layout."""
+def claim_run(output_dir: Path, name: str, data_root: Path | None = None) -> RunLayout:
+    """Create the run folder ``output_dir/runs/<name>/`` (see `claim_folder`) and return its layout.
+
+    Raises ValueError, before writing anything, when ``output_dir`` lies inside ``data_root``: the raw data
+    folder is only ever read."""
+    if data_root is not None and Path(output_dir).resolve().is_relative_to(Path(data_root).resolve()):
+        raise ValueError(f"--output-dir {output_dir} lies inside the data folder {data_root}, which is only "
+                         "ever read; choose an output folder outside it")
     root = claim_folder(RunLayout.create(output_dir, name).root.parent, name)
     return RunLayout.create(output_dir, root.name)
 

@@ -22,8 +22,9 @@ whole, so give every setting that differs from the pipeline's defaults (the UI's
 deployment's values).
 
 Each run ingests incrementally (unchanged images are not decoded again), trains a challenger, scores it and
-the champion (`artifacts/models/champion`) on the same validation split, promotes the challenger only when it
-is better (`flows.champion`) and records the decision in the `model-promotion` artifact. Stopping serve.py
+its data folder's champion (`artifacts/models/<key>/champion`) on the challenger's validation images that the
+champion was not trained on, promotes the challenger only when it is better (`flows.champion`) and records
+the decision in the `model-promotion` artifact. Stopping serve.py
 does not pause the schedule (`pause_on_shutdown=False`): the server keeps scheduling runs, which start (late)
 once the deployment is served again.
 """
@@ -52,7 +53,8 @@ NO_SERVER = ("PREFECT_API_URL is not set, so Prefect would serve on a temporary 
              "schedules; start a server (prefect server start) and point Prefect at it "
              "(export PREFECT_API_URL=http://127.0.0.1:4200/api), then run this again")
 DESCRIPTION = ("Retrain on a schedule: ingest incrementally, train a challenger, promote it over the "
-               "champion only when it scores better on the same validation split (artifact model-promotion).")
+               "champion only when it scores better on validation images the champion was not trained on "
+               "(artifact model-promotion).")
 
 
 def cron_schedule(cron: str = DEFAULT_CRON, timezone: str | None = None) -> Schedule:

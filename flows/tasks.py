@@ -90,7 +90,7 @@ def prepare_data(data_dir: Path | None) -> DataSource:
 @task(cache_policy=NO_CACHE)
 def start_run(params: PipelineParams, source: DataSource, run_name: str) -> RunLayout:
     """Create the run folder (a fresh name if taken) and record the run's parameters in params.json."""
-    layout = claim_run(params.output_dir, run_name)
+    layout = claim_run(params.output_dir, run_name, source.root)
     record_run(layout, params, source)
     get_run_logger().info(f"Run {layout.name}: writing to {layout.root}")
     return layout

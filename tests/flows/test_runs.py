@@ -91,6 +91,16 @@ def test_claim_run_never_shares_a_folder(tmp_path):
     assert all(layout.root.is_dir() for layout in (first, second, third))
 
 
+def test_claim_run_refuses_an_output_folder_inside_the_data(tmp_path):
+    data = tmp_path / "my-data"
+    (data / "train" / "1").mkdir(parents=True)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    with pytest.raises(ValueError, match=r"--output-dir .*my-data/out lies inside the data folder"):
+        claim_run(data / "out", "20261127-104512-my-data", data)
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # nothing written
+    assert claim_run(tmp_path / "out", "20261127-104512-my-data", data).root.is_dir()
+
+
 def test_dataset_path_is_one_file_per_data_root(tmp_path):
     a, b = tmp_path / "a" / "hanzi12", tmp_path / "b" / "hanzi12"
     path = dataset_path(tmp_path / "out", a)
