@@ -38,7 +38,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
 from uuid import UUID
 
 import numpy as np
@@ -58,11 +57,10 @@ _LOCK = ".promotion.lock"
 
 
 @dataclass(frozen=True)
-class Promotion:
-    """One promotion decision. `champion_*` describe the champion the challenger was measured against (None
-    when there was none, or for scores when it was incompatible); both models' scores are None when no
-    validation image was left to compare them on. `champion_path` is the model file in force after the
-    decision (`models/<key>/versions/<run>/model.npz`)."""
+class Verdict:
+    """The outcome of scoring a challenger against the champion. `champion_*` are None when there was no
+    champion, or it was incompatible; both models' scores are None when no validation image was left to
+    compare them on."""
 
     promoted: bool
     reason: str
@@ -70,11 +68,18 @@ class Promotion:
     challenger_loss: float | None
     champion_accuracy: float | None
     champion_loss: float | None
+    n_samples: int  # validation images the scores were measured on
+    n_excluded: int  # the challenger's validation images left out: the champion was trained on them
+
+
+@dataclass(frozen=True)
+class Promotion(Verdict):
+    """One promotion decision: the verdict, the runs it concerned and `champion_path`, the model file in force
+    after the decision (`models/<key>/versions/<run>/model.npz`)."""
+
     champion_run: str | None
     champion_path: Path
     challenger_run: str
-    n_samples: int  # validation images the scores were measured on
-    n_excluded: int  # the challenger's validation images left out: the champion was trained on them
 
 
 def current_champion(models: str | Path) -> Path | None:
@@ -142,7 +147,7 @@ def promote_if_better(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, mo
         folder = current_champion(models)
         verdict = _judge(folder, contender, X_val, y_val, val_hashes)
         in_force = versions_dir(models).resolve() / run_name if verdict.promoted else folder
-        decision = Promotion(**verdict._asdict(), champion_run=folder.name if folder else None,
+        decision = Promotion(**asdict(verdict), champion_run=folder.name if folder else None,
                              champion_path=in_force / CHAMPION_MODEL, challenger_run=run_name)
         if decision.promoted:
             _install(challenger, decision, train_hashes)
@@ -169,19 +174,8 @@ def publish_promotion(promotion: Promotion) -> UUID:
 
 
 # ------------------------------------------------------------------------------------------------ internals
-class _Verdict(NamedTuple):
-    promoted: bool
-    reason: str
-    challenger_accuracy: float | None
-    challenger_loss: float | None
-    champion_accuracy: float | None
-    champion_loss: float | None
-    n_samples: int
-    n_excluded: int
-
-
 def _judge(folder: Path | None, contender: Classifier, X_val: np.ndarray, y_val: np.ndarray,
-           val_hashes: np.ndarray) -> _Verdict:
+           val_hashes: np.ndarray) -> Verdict:
     """The decision against the champion in `folder` (None: none), on the validation images it never saw."""
     if folder is None:
         reason = "no champion yet: the challenger becomes the first champion"
@@ -195,18 +189,18 @@ def _judge(folder: Path | None, contender: Classifier, X_val: np.ndarray, y_val:
     n, n_excluded = len(y_val), int(np.count_nonzero(~unseen))
     if n_excluded == n:
         reason = f"not comparable: all {n} validation images were in the champion's training data"
-        return _Verdict(False, reason, None, None, None, None, 0, n_excluded)
+        return Verdict(False, reason, None, None, None, None, 0, n_excluded)
     X, y = X_val[unseen], y_val[unseen]
     loss, accuracy = contender.evaluate(X, y)
     champion_loss, champion_acc = incumbent.evaluate(X, y)
     promoted, reason = decide((accuracy, loss), (champion_acc, champion_loss))
-    return _Verdict(promoted, reason, accuracy, loss, champion_acc, champion_loss, len(y), n_excluded)
+    return Verdict(promoted, reason, accuracy, loss, champion_acc, champion_loss, len(y), n_excluded)
 
 
-def _unopposed(contender: Classifier, X_val: np.ndarray, y_val: np.ndarray, reason: str) -> _Verdict:
+def _unopposed(contender: Classifier, X_val: np.ndarray, y_val: np.ndarray, reason: str) -> Verdict:
     """Promotion without a comparable champion: the challenger scored on the whole validation set."""
     loss, accuracy = contender.evaluate(X_val, y_val)
-    return _Verdict(True, reason, accuracy, loss, None, None, len(y_val), 0)
+    return Verdict(True, reason, accuracy, loss, None, None, len(y_val), 0)
 
 
 def _scores(accuracy: float | None, loss: float | None) -> list[str | None]:
