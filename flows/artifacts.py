@@ -61,7 +61,7 @@ def publish_per_class_accuracy(data: ReportData) -> UUID:
     return create_table_artifact(
         per_class_rows(data),
         key=PER_CLASS_ACCURACY,
-        description=f"Validation accuracy per class of {data.run_name}, best epoch {data.best_epoch}",
+        description=f"Validation accuracy per class of {data.run_name}",
     )
 
 

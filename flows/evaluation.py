@@ -36,11 +36,12 @@ class PredictionCounts:
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """The best checkpoint on the validation set: loss, accuracy, confusion (n_classes, n_classes) int64 with
-    rows true, and the predicted class of every validation image (n_val,) int64."""
+    """The best checkpoint on the validation set: the best epoch of each of its networks, loss, accuracy,
+    confusion (n_classes, n_classes) int64 with rows true, and the predicted class of every validation image
+    (n_val,) int64."""
 
     checkpoint: Path
-    best_epoch: int
+    best_epochs: tuple[int, ...]
     loss: float
     accuracy: float
     confusion: np.ndarray
@@ -58,7 +59,7 @@ class Evaluation:
         """JSON-able; `from_dict` reads it back."""
         return {
             "checkpoint": str(self.checkpoint),
-            "best_epoch": self.best_epoch,
+            "best_epochs": list(self.best_epochs),
             "validation": {
                 "n": int(self.confusion.sum()),
                 "loss": self.loss,
@@ -74,7 +75,7 @@ class Evaluation:
         val, test = d["validation"], d["test"]
         return cls(
             checkpoint=Path(d["checkpoint"]),
-            best_epoch=int(d["best_epoch"]),
+            best_epochs=tuple(int(e) for e in d["best_epochs"]),
             loss=float(val["loss"]),
             accuracy=float(val["accuracy"]),
             confusion=np.asarray(val["confusion"], np.int64),
@@ -95,7 +96,7 @@ def evaluate_classifier(
     classifier: Classifier,
     X: np.ndarray,
     y: np.ndarray,
-    best_epoch: int,
+    best_epochs: Sequence[int],
     test: PredictionCounts | None = None,
 ) -> Evaluation:
     """Evaluate on raw validation pixels X (n, h*w) with labels y (n,) in [0, n_classes)."""
@@ -105,7 +106,7 @@ def evaluate_classifier(
     predicted = classifier.predict(X)
     cm = confusion_matrix(y, predicted, len(classifier.class_names))
     source = classifier.source if classifier.source is not None else Path()
-    return Evaluation(source, best_epoch, float(loss), float(accuracy), cm, predicted, test)
+    return Evaluation(source, tuple(best_epochs), float(loss), float(accuracy), cm, predicted, test)
 
 
 def prediction_rows(

@@ -75,20 +75,47 @@ def class_labels(class_names: Sequence[str], display_names: Sequence[str]) -> La
     return Labels(tuple(class_names), FontProperties(family=_DEFAULT_FAMILY), note)
 
 
-def curves_png(history: Sequence[Mapping[str, float]], best_epoch: int) -> bytes:
-    """Loss and accuracy per epoch, train and validation, with the best epoch marked. 1000 x 400 pixels."""
-    epochs = [row["epoch"] for row in history]
+def curves_png(history: Sequence[Mapping[str, float]], best_epochs: Mapping[str, int]) -> bytes:
+    """Loss and accuracy per epoch, train (dashed) and validation (solid), one colour per network of the
+    ensemble (rows carry "member"), each network's best epoch marked. 1000 x 400 pixels."""
+    members = list(best_epochs)
     fig = Figure(figsize=CURVES_SIZE, dpi=DPI, layout="constrained")
     for ax, metric, title in zip(fig.subplots(1, 2), ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True):
-        for split in ("train", "val"):
-            ax.plot(epochs, [row[f"{split}_{metric}"] for row in history], marker=".", label=split)
-        ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch})")
-        best = next(row for row in history if row["epoch"] == best_epoch)
-        ax.plot([best_epoch], [best[f"val_{metric}"]], "*", color="crimson", markersize=12)
+        for colour, member in enumerate(members):
+            rows = [row for row in history if str(row.get("member", members[0])) == member]
+            epochs = [row["epoch"] for row in rows]
+            name = f"{member} " if len(members) > 1 else ""
+            for split, style in (("train", "--"), ("val", "-")):
+                ax.plot(epochs, [row[f"{split}_{metric}"] for row in rows], style, color=f"C{colour}",
+                        marker="." if len(epochs) <= 40 else None, label=f"{name}{split}")
+            best_epoch = best_epochs[member]
+            ax.axvline(best_epoch, color=f"C{colour}", linestyle=":", linewidth=1,
+                       label=f"{name}best epoch ({best_epoch})")
+            best = next(row for row in rows if row["epoch"] == best_epoch)
+            ax.plot([best_epoch], [best[f"val_{metric}"]], "*", color="crimson", markersize=12)
         ax.set(title=title, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def overlay_png(curves: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
+    """Validation loss and accuracy per epoch of several configurations, one line each (curves: name ->
+    history rows; an ensemble's networks are averaged epoch by epoch). 1000 x 450 pixels."""
+    fig = Figure(figsize=(10.0, 4.5), dpi=DPI, layout="constrained")
+    for ax, metric, title in zip(fig.subplots(1, 2), ("val_loss", "val_accuracy"),
+                                 ("Validation loss", "Validation accuracy"), strict=True):
+        for name, rows in curves.items():
+            epochs = sorted({row["epoch"] for row in rows})
+            values = [np.mean([row[metric] for row in rows if row["epoch"] == e]) for e in epochs]
+            ax.plot(epochs, values, label=name, linewidth=1.2)
+        ax.set(title=title, xlabel="epoch")
+        ax.grid(alpha=0.3)
+        if metric == "val_accuracy":
+            ax.set_ylim(max(0.0, min(ax.get_ylim()[0], 0.9)), 1.0)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=7)
     return _png(fig)
 
 
@@ -159,6 +186,36 @@ def misclassified_png(
     fig.suptitle(heading + f" of {len(images)} shown)", fontsize=10, y=1 - 0.1 / size[1], va="top")
     if labels.note:
         fig.text(0.01, 1 - 0.35 / size[1], labels.note, fontsize=7, color="dimgrey", ha="left", va="bottom")
+    return _png(fig)
+
+
+def augmentation_png(originals: np.ndarray, variants: np.ndarray, image_shape: tuple[int, int],
+                     labels: Sequence[str], font: FontProperties) -> bytes:
+    """What the model trained on: one row per image, the original (k, h*w) first, then its variants
+    (k, m, h*w), pixels in 0-255. Each row is labelled with its class on the left, and the originals are
+    framed in blue. Size: (m + 1) * 80 + 40 by k * 80 + 40 pixels."""
+    k, m = variants.shape[:2]
+    if len(originals) != k or k == 0:
+        raise ValueError(f"{len(originals)} originals for {k} rows of variants: need one a row, at least one")
+    size = ((m + 1) * 0.8 + 0.4, k * 0.8 + 0.4)
+    fig = Figure(figsize=size, dpi=DPI)
+    fig.subplots_adjust(left=0.45 / size[0], right=0.99, bottom=0.01, top=1 - 0.4 / size[1], hspace=0.1,
+                        wspace=0.1)
+    axes = fig.subplots(k, m + 1, squeeze=False)
+    for row, (original, row_variants) in enumerate(zip(originals, variants, strict=True)):
+        for col, image in enumerate([original, *row_variants]):
+            ax = axes[row, col]
+            ax.imshow(np.asarray(image, float).reshape(image_shape), cmap="gray", vmin=0, vmax=255,
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(labels[row], fontproperties=font, fontsize=11, rotation=0, ha="right",
+                              va="center")
+                for spine in ax.spines.values():
+                    spine.set(color="tab:blue", linewidth=2)
+    fig.suptitle("Each training image (left) and what the model trained on in some epochs", fontsize=9,
+                 y=1 - 0.05 / size[1], va="top")
     return _png(fig)
 
 

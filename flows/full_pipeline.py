@@ -31,6 +31,7 @@ from flows.runs import StageTimer, make_run_name  # noqa: E402
 from flows.tasks import (  # noqa: E402
     augment_training_set,
     check_quality,
+    describe_epochs,
     evaluate_model,
     fit_normalization,
     flow_run_name,
@@ -59,7 +60,7 @@ class PipelineResult:
     report: Path
     val_accuracy: float
     val_loss: float
-    best_epoch: int
+    best_epochs: tuple[int, ...]
     promoted: bool
     stage_seconds: dict[str, float]
     entered: float
@@ -79,9 +80,9 @@ def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
     with timer("quality report"):
         check_quality(layout, ingest)
     with timer("split"):
-        split_data(layout, params.val_fraction, params.seed)
+        split_data(layout, params.val_fraction, params.seed, params.group_by)
     with timer("normalisation"):
-        fit_normalization(layout, params.normalization)
+        fit_normalization(layout, params.normalization, params.members)
     with timer("augment"):
         augment_training_set(layout, params.augment)
     with timer("shuffle"):
@@ -95,7 +96,7 @@ def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
     mark_latest(params.output_dir, layout)
     with timer("promotion"):
         promotion = promote(layout, source, params.output_dir)
-    return PipelineResult(layout, report, evaluation.accuracy, evaluation.loss, evaluation.best_epoch,
+    return PipelineResult(layout, report, evaluation.accuracy, evaluation.loss, evaluation.best_epochs,
                           promotion.promoted, dict(timer.seconds), entered)
 
 
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> PipelineResult:
     print(f"Finished in {ended - PROCESS_STARTED:.1f} s: imports {called - PROCESS_STARTED:.1f} s, Prefect "
           f"start-up {result.entered - called:.1f} s, stages {stages:.1f} s "
           f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_seconds.items())}).")
-    print(f"Validation accuracy {result.val_accuracy:.2%} (best epoch {result.best_epoch}); "
+    print(f"Validation accuracy {result.val_accuracy:.2%} ({describe_epochs(result.best_epochs)}); "
           f"report: {result.report}")
     return result
 

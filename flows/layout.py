@@ -30,9 +30,8 @@ class RunLayout:
     normalizer: Path  # fitted normaliser (JSON)
     train_data: Path  # raw uint8 X and y of the training set, augmented and shuffled (.npz)
     val_data: Path  # raw uint8 X and y of the validation set (.npz)
-    checkpoints: Path  # best.npz and last.npz
+    checkpoints: Path  # best.npz (the ensemble) and one folder per network (see member_checkpoints)
     best: Path
-    last: Path
     history: Path  # one row per epoch (CSV)
     metrics: Path  # the evaluation's numbers (JSON)
     test_predictions: Path  # predictions for test/ images, when the data has them (CSV)
@@ -48,7 +47,7 @@ class RunLayout:
         return cls(root=root, dataset=root / "dataset.parquet", quality=root / "quality.json",
                    split=data / "split.npz", normalizer=root / "normalizer.json",
                    train_data=data / "train.npz", val_data=data / "val.npz", checkpoints=ckpt,
-                   best=ckpt / "best.npz", last=ckpt / "last.npz", history=root / "history.csv",
+                   best=ckpt / "best.npz", history=root / "history.csv",
                    metrics=root / "metrics.json", test_predictions=root / "test_predictions.csv",
                    figures=root / "figures", report_md=root / "report.md", report_html=root / "report.html",
                    params=root / "params.json")
@@ -61,6 +60,10 @@ class RunLayout:
     @property
     def name(self) -> str:
         return self.root.name
+
+    def member_checkpoints(self, label: str) -> Path:
+        """The folder of one network's own best.npz and last.npz, e.g. checkpoints/2-framed."""
+        return self.checkpoints / label
 
 
 def datasets_dir(output_dir: str | Path) -> Path:

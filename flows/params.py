@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from flows.settings import ARTIFACTS_DIR
+from mlp.data.split import GROUPINGS, compile_grouping
 
 # The names the model library accepts. They live here as Literal types so that pydantic and the Prefect UI can
 # offer and check them; the library's own tables validate them again.
@@ -30,10 +31,14 @@ Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"]
 Optimizer = Literal["sgd", "adam", "adamw"]
 Schedule = Literal["constant", "step", "cosine"]
 Normalization = Literal["per_pixel", "global", "unit"]
+Augmentation = Literal["distort", "shift", "none"]
+View = Literal["raw", "framed"]
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
+AUGMENTATIONS: tuple[str, ...] = get_args(Augmentation)
+VIEWS: tuple[str, ...] = get_args(View)
 
 
 def _holds_class_folders(path: Path) -> Path:
@@ -47,6 +52,16 @@ def _holds_class_folders(path: Path) -> Path:
 DataDir = Annotated[DirectoryPath, AfterValidator(_holds_class_folders)]
 
 
+def _grouping(rule: str) -> str:
+    """`rule` itself when it is one of GROUPINGS or a valid regular expression; else ValueError."""
+    if rule not in GROUPINGS:
+        compile_grouping(rule)
+    return rule
+
+
+GroupBy = Annotated[str, AfterValidator(_grouping)]
+
+
 class PipelineParams(BaseModel):
     """Parameters of one training run: data, architecture, optimisation, augmentation, split and outputs."""
 
@@ -57,33 +72,70 @@ class PipelineParams(BaseModel):
         description="folder with train/<class>/*.bmp and optionally labels.txt and test/; "
         "default: data/raw when it holds train/, else the built-in digits demo",
     )
+    members: tuple[View, ...] = Field(
+        ("raw", "framed"), min_length=1, description="the networks of the ensemble, one per entry, each "
+        "trained on its own view of the images: raw (as drawn) or framed (the character scaled and centred "
+        "into a box); the prediction is the mean of their probabilities; they train side by side, one a core",
+    )
     hidden: tuple[PositiveInt, ...] = Field(
-        (500,), min_length=1, description="hidden layer sizes; input and output sizes come from the data"
+        (1024, 512), min_length=1, description="hidden layer sizes; input and output sizes come from the data"
     )
     activation: Activation = Field("relu", description="activation after each hidden layer")
     dropout: float = Field(
         0.2, ge=0, lt=1, allow_inf_nan=False, description="dropout rate after each hidden layer"
     )
-    optimizer: Optimizer = Field("adam", description="optimiser")
+    optimizer: Optimizer = Field("adamw", description="optimiser (adamw: Adam with decoupled weight decay "
+                                 "0.01)")
     lr: float = Field(1e-3, gt=0, allow_inf_nan=False, description="learning rate")
     schedule: Schedule = Field("cosine", description="learning-rate schedule over the epochs")
+    warmup_epochs: int = Field(
+        2, ge=0, description="epochs of linear learning-rate warm-up before the schedule"
+    )
     label_smoothing: float = Field(
         0.1, ge=0, lt=1, allow_inf_nan=False,
         description="cross-entropy label smoothing; it keeps the validation loss, which picks the best "
         "checkpoint, in step with the validation accuracy",
     )
-    epochs: int = Field(30, ge=1, description="passes over the training set")
+    epochs: int = Field(100, ge=1, description="passes over the training set")
     batch_size: int = Field(64, ge=1, description="samples per gradient step")
     normalization: Normalization = Field(
         "per_pixel", description="pixel scaling fitted on the training split: per_pixel (mean 0, std 1 per "
         "pixel), global (one mean and std), unit (x/255 only)",
     )
-    augment: bool = Field(
-        True, description="add each training image shifted by 1 pixel up, down, left and right (5x images)"
+    augment: Augmentation = Field(
+        "distort", description="distort: every epoch trains on fresh random distortions of the training "
+        "images (see --distort-*); shift: each image also shifted by 1 pixel up, down, left and right, once "
+        "(5x images); none",
+    )
+    distort_rotate: float = Field(
+        10.0, ge=0, lt=180, allow_inf_nan=False, description="distortion: rotation range in degrees, ±"
+    )
+    distort_scale: float = Field(
+        0.1, ge=0, lt=1, allow_inf_nan=False,
+        description="distortion: each axis stretched by a factor in [1 - s, 1 + s]",
+    )
+    distort_shear: float = Field(
+        0.15, ge=0, lt=1, allow_inf_nan=False, description="distortion: horizontal shear factor, ±"
+    )
+    distort_translate: float = Field(
+        0.1, ge=0, lt=1, allow_inf_nan=False,
+        description="distortion: shift of up to this fraction of the height and width",
+    )
+    distort_elastic: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="distortion: elastic displacement scale in pixels "
+        "(Simard et al. 2003's alpha; their 34 with sigma 4 on 28x28 digits); 0 turns it off",
+    )
+    distort_sigma: float = Field(
+        4.0, gt=0, allow_inf_nan=False, description="distortion: smoothness of the elastic field in pixels",
     )
     shuffle: bool = Field(True, description="shuffle the training set, and again every epoch")
     val_fraction: float = Field(
         0.1, gt=0, lt=1, allow_inf_nan=False, description="fraction of each class held out for validation"
+    )
+    group_by: GroupBy = Field(
+        "none", description="keep images with the same key on one side of the split: none; stem, the file "
+        "name without extension (e.g. a writer id shared by the files of every class folder); or a regular "
+        "expression searched in the path below the class folder, whose first group is the key",
     )
     seed: int = Field(0, ge=0, description="seed of every random choice: split, initialisation, shuffling")
     output_dir: Path = Field(ARTIFACTS_DIR, description="where runs/<run-name>/ and latest are written")
@@ -101,8 +153,12 @@ def valid_values(name: str) -> str:
         return "one of " + ", ".join(get_args(field.annotation))
     if name == "hidden":
         return "positive integers separated by commas, e.g. 512,256"
+    if name == "members":
+        return f"views separated by commas, each one of {', '.join(VIEWS)}, e.g. raw,framed"
     if name == "data_dir":
         return "a folder holding train/<class>/"
+    if name == "group_by":
+        return f"{', '.join(GROUPINGS)} or a regular expression"
     if field.annotation is bool:
         return "true or false"
     if field.annotation is Path:
@@ -127,6 +183,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+METAVARS = {"hidden": "N[,N...]", "members": "VIEW[,VIEW...]", "data_dir": "DIR", "output_dir": "DIR"}
 # Fields whose help says what they accept without `valid_values`: the paths (their descriptions do).
 RANGE_SHOWN_ELSEWHERE = ("data_dir", "output_dir")
 
@@ -154,7 +211,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         if get_origin(field.annotation) is Literal:
             metavar = "{" + ",".join(get_args(field.annotation)) + "}"
         else:
-            metavar = {"hidden": "N[,N...]", "data_dir": "DIR", "output_dir": "DIR"}.get(name, name.upper())
+            metavar = METAVARS.get(name, name.upper())
         parser.add_argument(flag(name), metavar=metavar, default=None, help=text)
     return parser
 
@@ -168,8 +225,9 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> Pi
     parser = build_parser(prog)
     given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
     raw = dict(given)
-    if "hidden" in given:
-        given["hidden"] = [part.strip() for part in given["hidden"].split(",")]
+    for name in ("hidden", "members"):
+        if name in given:
+            given[name] = [part.strip() for part in given[name].split(",")]
     try:
         return PipelineParams(**given)
     except ValidationError as error:

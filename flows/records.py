@@ -18,7 +18,9 @@ from mlp.atomic import write_bytes
 from mlp.data.dataset import IngestResult
 from mlp.data.quality import QualityReport
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+# member: which network of the ensemble (e.g. "1-raw"), each with its own rows of epochs
+HISTORY_COLUMNS = ("member", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
+                   "seconds")
 
 
 @dataclass(frozen=True)
@@ -83,17 +85,19 @@ def write_history_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else repr(row[k]) for k in HISTORY_COLUMNS})
+        writer.writerow({k: "" if row.get(k) is None else row[k] if k == "member" else repr(row[k])
+                         for k in HISTORY_COLUMNS})
     return write_bytes(path, buffer.getvalue().encode("utf-8"))
 
 
 def read_history_csv(path: Path) -> list[dict[str, Any]]:
-    """The rows of `write_history_csv` back: epoch as int, the rest as float ('' as None)."""
+    """The rows of `write_history_csv` back: member as str, epoch as int, the rest as float ('' as None)."""
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if rows and set(rows[0]) != set(HISTORY_COLUMNS):
         raise ValueError(f"{path} has columns {list(rows[0])}; expected {list(HISTORY_COLUMNS)}")
     return [
-        {k: int(v) if k == "epoch" else (None if v == "" else float(v)) for k, v in row.items()}
+        {k: v if k == "member" else int(v) if k == "epoch" else (None if v == "" else float(v))
+         for k, v in row.items()}
         for row in rows
     ]

@@ -25,9 +25,16 @@ from flows.quality_view import quality_blocks
 from mlp.metrics import per_class_accuracy
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+LONE_MEMBER = "1"  # the member name of history rows that do not say (one network)
+
+
+def member_of(row: Mapping[str, Any]) -> str:
+    """The network a history row belongs to."""
+    return str(row.get("member", LONE_MEMBER))
 SECTIONS = (
     "Best epoch",
     "Learning curves",
+    "Training images",
     "Confusion matrix",
     "Per-class accuracy",
     "Misclassified validation images",
@@ -51,21 +58,40 @@ def library_versions() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class TrainingExamples:
+    """What augmentation made of a few training images: originals (k, h*w) uint8 with their class indices
+    labels (k,), variants (k, m, h*w) in pixel units, and a sentence saying how they were made."""
+
+    originals: np.ndarray
+    labels: np.ndarray
+    variants: np.ndarray
+    description: str
+
+    def __post_init__(self) -> None:
+        k = len(self.originals)
+        if np.shape(self.labels) != (k,) or np.ndim(self.variants) != 3 or len(self.variants) != k:
+            raise ValueError(f"originals {np.shape(self.originals)}, labels {np.shape(self.labels)} and "
+                             f"variants {np.shape(self.variants)} must be (k, h*w), (k,) and (k, m, h*w)")
+
+
+@dataclass(frozen=True)
 class ReportData:
     """A finished run's results, as plain data. Arrays are validated and converted on construction.
 
-    history: rows with at least HISTORY_KEYS (and usually lr, seconds), one per epoch.
+    history: rows with at least HISTORY_KEYS (and usually lr, seconds), one per epoch and network; a row's
+    "member" names its network of the ensemble ("1-raw"), LONE_MEMBER when absent.
+    best_epochs: each network's best epoch, by member name (the weights the classifier uses).
     confusion: (n_classes, n_classes) int counts on the validation set, rows true, at the best epoch.
     misclassified: (m, h*w) uint8 raw pixels of misclassified validation images, with their true and predicted
     class indices (m,). class_names are the folder names, display_names what people read (博, 学, ...).
     loss_name: what the history's losses are, in words (e.g. "cross-entropy with label smoothing 0.1"), if
-    worth saying.
+    worth saying. examples: what the training images looked like after augmentation, if there was any.
     """
 
     run_name: str
     config: Mapping[str, Any]
     history: Sequence[Mapping[str, Any]]
-    best_epoch: int
+    best_epochs: Mapping[str, int]
     class_names: Sequence[str]
     display_names: Sequence[str]
     confusion: np.ndarray
@@ -77,6 +103,7 @@ class ReportData:
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=library_versions)
     loss_name: str = ""
+    examples: TrainingExamples | None = None
 
     def __post_init__(self) -> None:
         if not self.run_name:
@@ -87,9 +114,14 @@ class ReportData:
             missing = [k for k in HISTORY_KEYS if k not in row]
             if missing:
                 raise ValueError(f"history row {dict(row)} lacks {missing}; rows need {list(HISTORY_KEYS)}")
-        epochs = [row["epoch"] for row in self.history]
-        if self.best_epoch not in epochs:
-            raise ValueError(f"best_epoch {self.best_epoch} is not in the history's epochs {epochs}")
+        members = list(dict.fromkeys(member_of(row) for row in self.history))
+        if sorted(self.best_epochs) != sorted(members):
+            raise ValueError(f"best_epochs names {sorted(self.best_epochs)}; the history's networks are "
+                             f"{members}")
+        for member, epoch in self.best_epochs.items():
+            epochs = [row["epoch"] for row in self.history if member_of(row) == member]
+            if epoch not in epochs:
+                raise ValueError(f"best epoch {epoch} of {member} is not in its history's epochs {epochs}")
         n = len(self.class_names)
         if n == 0 or len(self.display_names) != n:
             raise ValueError(
@@ -121,9 +153,15 @@ class ReportData:
         object.__setattr__(self, "display_names", tuple(str(c) for c in self.display_names))
 
     @property
-    def best(self) -> Mapping[str, Any]:
-        """The history row of the best epoch."""
-        return next(row for row in self.history if row["epoch"] == self.best_epoch)
+    def members(self) -> list[str]:
+        """The networks' names, in the order of the history."""
+        return list(dict.fromkeys(member_of(row) for row in self.history))
+
+    @property
+    def best(self) -> dict[str, Mapping[str, Any]]:
+        """Each network's history row of its best epoch, by member name."""
+        return {m: next(row for row in self.history if member_of(row) == m and row["epoch"] == epoch)
+                for m, epoch in self.best_epochs.items()}
 
 
 @dataclass(frozen=True)
@@ -137,9 +175,10 @@ class ReportFiles:
 
 def history_rows(data: ReportData) -> list[dict[str, Any]]:
     """The epoch history as JSON-ready rows (Python numbers), HISTORY_KEYS first, then the other columns."""
-    keys = list(HISTORY_KEYS) + [k for row in data.history for k in row if k not in HISTORY_KEYS]
+    keys = ["member", *HISTORY_KEYS] + [k for row in data.history for k in row if k not in HISTORY_KEYS]
     keys = list(dict.fromkeys(keys))
-    return [{k: _plain(row.get(k)) for k in keys} for row in data.history]
+    return [{k: member_of(row) if k == "member" else _plain(row.get(k)) for k in keys}
+            for row in data.history]
 
 
 def per_class_rows(data: ReportData) -> list[dict[str, Any]]:
@@ -162,10 +201,14 @@ def render_figures(data: ReportData) -> dict[str, bytes]:
     """The report's figures as PNG bytes by name: curves, confusion, per_class and (if any) misclassified."""
     labels = fig.class_labels(data.class_names, data.display_names)
     pngs = {
-        "curves": fig.curves_png(data.history, data.best_epoch),
+        "curves": fig.curves_png(data.history, data.best_epochs),
         "confusion": fig.confusion_png(data.confusion, labels),
         "per_class": fig.per_class_png(per_class_accuracy(data.confusion), labels),
     }
+    if data.examples is not None:
+        pngs["augmentation"] = fig.augmentation_png(
+            data.examples.originals, data.examples.variants, data.image_shape,
+            [labels.texts[c] for c in data.examples.labels], labels.font)
     if len(data.misclassified):
         pngs["misclassified"] = fig.misclassified_png(
             data.misclassified, data.image_shape, data.misclassified_true, data.misclassified_pred, labels
@@ -175,19 +218,38 @@ def render_figures(data: ReportData) -> dict[str, bytes]:
 
 def report_blocks(data: ReportData, figure_names: Sequence[str]) -> list[Block]:
     """The report's content, section by section (SECTIONS), as markup blocks."""
-    best, n_val = data.best, int(data.confusion.sum())
-    blocks: list[Block] = [
-        Heading(1, f"Training report: {data.run_name}"),
-        Heading(2, "Best epoch"),
-        Text(
-            f"Best epoch {data.best_epoch} of {len(data.history)}: validation accuracy "
+    n_val = int(data.confusion.sum())
+    blocks: list[Block] = [Heading(1, f"Training report: {data.run_name}"), Heading(2, "Best epoch")]
+    losses = f" Losses are {data.loss_name}." if data.loss_name else ""
+    if len(data.best) == 1:
+        (member, best), = data.best.items()
+        n_epochs = sum(member_of(row) == member for row in data.history)
+        blocks.append(Text(
+            f"Best epoch {best['epoch']} of {n_epochs}: validation accuracy "
             f"{_percent(best['val_accuracy'])} on {n_val} images (loss {best['val_loss']:.4f}); "
             f"training accuracy {_percent(best['train_accuracy'])} (loss {best['train_loss']:.4f})."
-            + (f" Losses are {data.loss_name}." if data.loss_name else "")
-        ),
-        Table(["metric", "value"], [[k, _plain(v)] for k, v in best.items()]),
+            + losses))
+        blocks.append(Table(["metric", "value"], [[k, _plain(v)] for k, v in best.items()]))
+    else:
+        accuracy = np.trace(data.confusion) / n_val if n_val else None
+        blocks.append(Text(
+            f"An ensemble of {len(data.best)} networks, each trained on its own view of the images and kept "
+            f"at its best epoch; their mean probabilities classify {_percent(accuracy)} of the {n_val} "
+            "validation images correctly. Each network alone, at its best epoch:" + losses))
+        keys = [k for k in next(iter(data.best.values())) if k != "member"]
+        blocks.append(Table(["network", *keys], [[m, *(_plain(row[k]) for k in keys)]
+                                                 for m, row in data.best.items()]))
+    blocks += [
         Heading(2, "Learning curves"),
         Image("curves", "Loss and accuracy per epoch, training and validation"),
+        Heading(2, "Training images"),
+    ]
+    if data.examples is None:
+        blocks.append(Text("No augmentation: the model trained on the training images as they are."))
+    else:
+        blocks += [Text(data.examples.description),
+                   Image("augmentation", "Training images, each followed by augmented versions of it")]
+    blocks += [
         Heading(2, "Confusion matrix"),
         Text("Validation set at the best epoch; rows are the true classes, columns the predicted ones."),
         Image("confusion", "Confusion matrix"),

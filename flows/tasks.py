@@ -8,8 +8,13 @@ writes files: re-running on unchanged images decodes nothing thanks to the data 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +29,7 @@ from flows.evaluation import Evaluation, evaluate_classifier, prediction_rows, w
 from flows.layout import RunLayout, models_dir
 from flows.params import PipelineParams
 from flows.records import IngestSummary, quality_summary, read_history_csv, write_history_csv
-from flows.report import ReportData, write_report
+from flows.report import ReportData, TrainingExamples, write_report
 from flows.runs import (
     DataSource,
     claim_run,
@@ -36,15 +41,53 @@ from flows.runs import (
     snapshot,
     source_key,
 )
-from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint
+from flows.settings import blas_threads, training_blas_threads
+from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from mlp.atomic import write_bytes
 from mlp.data import io
 from mlp.data import transforms as T
+from mlp.data.distort import Distortion, distort
 from mlp.data.quality import QualityReport
+from mlp.data.split import group_keys, stratified_split
+from mlp.data.views import apply_view
 from mlp.inference import Classifier, classifier_metadata
 
+
+class DistortThenNormalise:
+    """The pipeline's augmentation for one network: raw training pixels -> fresh random distortions -> its
+    view -> normalised inputs; `seconds` adds up the time spent in it."""
+
+    def __init__(self, image_shape, distortion: Distortion, view: str, normalizer: T.Normalizer) -> None:
+        self.image_shape, self.distortion = tuple(image_shape), distortion
+        self.view, self.normalizer = view, normalizer
+        self.seconds = 0.0
+
+    def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        started = time.perf_counter()
+        distorted = distort(X, self.image_shape, rng, self.distortion)
+        out = self.normalizer.transform(apply_view(self.view, distorted, self.image_shape))
+        self.seconds += time.perf_counter() - started
+        return out
+
+
+def describe_epochs(best_epochs: Sequence[int]) -> str:
+    """``best epoch 27``, or for an ensemble ``best epochs 27, 30`` (one per network)."""
+    return f"best epoch{'s' if len(best_epochs) > 1 else ''} {', '.join(map(str, best_epochs))}"
+
+
+def best_epochs(history: Sequence[dict], epochs: Sequence[int]) -> dict[str, int]:
+    """Each network's best epoch by its member name, the names in the history's order."""
+    members = list(dict.fromkeys(row["member"] for row in history))
+    return dict(zip(members, epochs, strict=True))
+
+
+def member_label(k: int, view: str) -> str:
+    """How a network of the ensemble is named in files and logs: ``1-raw``, ``2-framed``."""
+    return f"{k + 1}-{view}"
+
+
 # Each random stage draws from its own stream of --seed, so changing one stage never changes another's draws.
-STREAMS = {"split": 0, "shuffle": 1}
+STREAMS = {"split": 0, "shuffle": 1, "examples": 2}
 
 
 def stage_rng(seed: int, stage: str) -> np.random.Generator:
@@ -62,12 +105,22 @@ def flow_run_name() -> str:
     return make_run_name(resolve_data(params.data_dir).name)
 
 
-def train_config(params: PipelineParams, checkpoint_dir: Path) -> TrainConfig:
-    """The Trainer's configuration for `params`; the tqdm bar shows only on a terminal."""
+def distortion(params: PipelineParams) -> Distortion:
+    """The ranges of the random distortions `params` asks for (used when augment is `distort`)."""
+    return Distortion(rotate=params.distort_rotate, scale=params.distort_scale, shear=params.distort_shear,
+                      translate=params.distort_translate, elastic_alpha=params.distort_elastic,
+                      elastic_sigma=params.distort_sigma)
+
+
+def train_config(params: PipelineParams, checkpoint_dir: Path, seed: int | None = None) -> TrainConfig:
+    """The Trainer's configuration for `params` (with another `seed`, for the ensemble's other networks);
+    the tqdm bar shows only on a terminal."""
     return TrainConfig(
         epochs=params.epochs, batch_size=params.batch_size, optimizer=params.optimizer, lr=params.lr,
-        schedule=params.schedule, label_smoothing=params.label_smoothing, shuffle=params.shuffle,
-        seed=params.seed, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),
+        schedule=params.schedule, warmup_epochs=params.warmup_epochs, label_smoothing=params.label_smoothing,
+        shuffle=params.shuffle,
+        seed=params.seed if seed is None else seed, checkpoint_dir=checkpoint_dir,
+        progress=sys.stderr.isatty(),
     )
 
 
@@ -75,6 +128,30 @@ def loss_name(train_config: dict) -> str:
     """What the history's losses are, in words, for the report."""
     smoothing = train_config.get("label_smoothing", 0.0)
     return f"cross-entropy with label smoothing {smoothing:g}" if smoothing else "cross-entropy"
+
+
+def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int], params: PipelineParams,
+                      n_variants: int = 7) -> TrainingExamples | None:
+    """The first training image of each class (up to 12) and what `params.augment` makes of it: seven
+    random distortions, or the four one-pixel shifts; None without augmentation."""
+    if params.augment == "none":
+        return None
+    first = np.unique(y, return_index=True)[1][:12]
+    originals, labels = X[first], y[first]
+    if params.augment == "shift":
+        shifted, _ = T.shift_augment(originals, labels, image_shape)
+        variants = shifted.reshape(-1, len(first), shifted.shape[1]).swapaxes(0, 1)[:, 1:]
+        return TrainingExamples(originals, labels, variants, "Each training image was also used shifted by "
+                                "one pixel up, down, left and right (the seed design's augmentation).")
+    d, rng = distortion(params), stage_rng(params.seed, "examples")
+    variants = np.stack([distort(originals, image_shape, rng, d) for _ in range(n_variants)], axis=1)
+    elastic = (f", elastic displacements (alpha {d.elastic_alpha:g}, sigma {d.elastic_sigma:g} pixels)"
+               if d.elastic_alpha else "")
+    text = (f"Every epoch trained on fresh random distortions of the {len(X)} training images: rotation up "
+            f"to ±{d.rotate:g}°, each axis scaled by {1 - d.scale:g}–{1 + d.scale:g}, shear up to "
+            f"±{d.shear:g} and a shift of up to {d.translate:.0%} of the size{elastic}. Below, "
+            f"{n_variants} such draws of one image of each class.")
+    return TrainingExamples(originals, labels, variants, text)
 
 
 @task(cache_policy=NO_CACHE)
@@ -121,9 +198,10 @@ def check_quality(layout: RunLayout, ingest: IngestSummary) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def split_data(layout: RunLayout, val_fraction: float, seed: int) -> Path:
+def split_data(layout: RunLayout, val_fraction: float, seed: int, group_by: str = "none") -> Path:
     """Split the labelled images into train and validation (a validation/ folder, if the data has one,
-    is used as it is) and save the raw validation pixels for evaluation and promotion."""
+    is used as it is), keeping each group of `group_by` on one side, and save the raw validation pixels for
+    evaluation and promotion."""
     ds = io.read_dataset(layout.dataset)
     given_val = np.flatnonzero((ds.split == "validation") & (ds.y >= 0))
     train_rows = np.flatnonzero((ds.split == "train") & (ds.y >= 0))
@@ -131,10 +209,14 @@ def split_data(layout: RunLayout, val_fraction: float, seed: int) -> Path:
         train, val, flagged = train_rows, given_val, np.empty(0, np.int64)
         how = "the data's validation/ folder"
     else:
-        split = T.stratified_split(ds.y[train_rows], ds.hashes[train_rows], val_fraction=val_fraction,
-                                   rng=stage_rng(seed, "split"))
+        groups = group_keys(ds.paths[train_rows], group_by)
+        split = stratified_split(ds.y[train_rows], ds.hashes[train_rows], val_fraction=val_fraction,
+                                 rng=stage_rng(seed, "split"), groups=groups)
         train, val, flagged = train_rows[split.train], train_rows[split.val], train_rows[split.flagged]
-        how = f"{val_fraction:.0%} of each class, duplicates kept on one side"
+        how = f"up to {val_fraction:.0%} of each class, duplicates kept on one side"
+        if groups is not None:
+            how += (f", grouped by {group_by}: {len(set(groups[split.val]))} of {len(set(groups))} groups "
+                    "held out whole")
     if len(val) == 0:
         raise ValueError(f"the validation set of {layout.dataset} is empty: raise --val-fraction (now "
                          f"{val_fraction}) or add images")
@@ -146,24 +228,37 @@ def split_data(layout: RunLayout, val_fraction: float, seed: int) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def fit_normalization(layout: RunLayout, mode: str) -> Path:
-    """Fit the pixel normaliser on the training split (before augmentation) and save it as JSON."""
+def fit_normalization(layout: RunLayout, mode: str, views: Sequence[str] = ("raw",)) -> Path:
+    """Fit a pixel normaliser on each view of the training split (before augmentation); save them as JSON,
+    {view: normaliser}."""
     ds = io.read_dataset(layout.dataset)
-    normalizer = T.fit_normalizer(ds.X[io.load_arrays(layout.split)["train"]], mode)
-    get_run_logger().info(f"Normalisation: {mode}, fitted on the training split")
-    return write_bytes(layout.normalizer, (json.dumps(normalizer.to_dict()) + "\n").encode("utf-8"))
+    X = ds.X[io.load_arrays(layout.split)["train"]]
+    fitted = {view: T.fit_normalizer(apply_view(view, X, ds.image_shape), mode).to_dict()
+              for view in dict.fromkeys(views)}
+    get_run_logger().info(f"Normalisation: {mode}, fitted on the training split ({', '.join(fitted)} view)")
+    return write_bytes(layout.normalizer, (json.dumps(fitted) + "\n").encode("utf-8"))
+
+
+def read_normalizers(layout: RunLayout) -> dict[str, T.Normalizer]:
+    """The normaliser of each view, as `fit_normalization` saved them."""
+    saved = json.loads(layout.normalizer.read_text(encoding="utf-8"))
+    return {view: T.Normalizer.from_dict(d) for view, d in saved.items()}
 
 
 @task(cache_policy=NO_CACHE)
-def augment_training_set(layout: RunLayout, augment: bool) -> Path:
-    """Write the raw training images, each also shifted by 1 pixel in four directions when `augment`."""
+def augment_training_set(layout: RunLayout, augment: str) -> Path:
+    """Write the raw training images: as they are for `distort` (the trainer distorts them afresh every
+    epoch) and `none`; for `shift`, each also shifted by 1 pixel in four directions."""
     ds = io.read_dataset(layout.dataset)
     rows = io.load_arrays(layout.split)["train"]
     X, y = ds.X[rows], ds.y[rows]
-    if augment:
+    if augment == "shift":
         X, y = T.shift_augment(X, y, ds.image_shape)
         get_run_logger().info(f"Augmentation: {len(rows)} images, each also shifted 1 pixel up, down, left "
                               f"and right: {len(X)} training images")
+    elif augment == "distort":
+        get_run_logger().info(f"Augmentation: every epoch trains on fresh random distortions of the {len(X)} "
+                              "training images")
     else:
         get_run_logger().info(f"Augmentation: off; {len(X)} training images")
     return io.save_arrays(layout.train_data, X=X, y=y)
@@ -182,37 +277,72 @@ def shuffle_training_set(layout: RunLayout, shuffle: bool, seed: int) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def train_model(layout: RunLayout, params: PipelineParams, data_source: str) -> Path:
-    """Train the MLP with per-epoch validation; writes checkpoints/best.npz, last.npz and history.csv."""
+def train_model(layout: RunLayout, params: PipelineParams, data_source: str, beside: int = 1) -> Path:
+    """Train the ensemble's networks side by side, each on its own view with per-epoch validation; write each
+    one's checkpoints, history.csv (a row per network and epoch) and the ensemble, checkpoints/best.npz.
+    `beside`: how many such trainings share the machine (a sweep's), to share the BLAS threads out."""
     logger = get_run_logger()
     train, val = io.load_arrays(layout.train_data), io.load_arrays(layout.val_data)
-    normalizer = T.Normalizer.from_dict(json.loads(layout.normalizer.read_text(encoding="utf-8")))
+    normalizers = read_normalizers(layout)
     meta = io.read_metadata(layout.dataset)
+    names, shape = (meta["class_names"], meta["display_names"]), tuple(meta["image_shape"])
     sizes = [int(train["X"].shape[1]), *params.hidden, len(meta["class_names"])]
-    model = MLP(sizes, activation=params.activation, dropout=params.dropout, seed=params.seed)
-    config = train_config(params, layout.checkpoints)
-    progress = artifacts.start_training_progress(layout.name, params.epochs)
-    logger.info(f"Training {model.n_params:,} parameters, layers {sizes}, on {len(train['X'])} images "
-                f"for {params.epochs} epochs")
+    members = list(enumerate(params.members))
+    total = params.epochs * len(members)
+    progress = artifacts.start_training_progress(layout.name, total)
+    lock, histories, done = threading.Lock(), {}, []
+    logger.info(f"Training {len(members)} network(s) {sizes} ({', '.join(params.members)} view) side by "
+                f"side on {len(train['X'])} images for {params.epochs} epochs")
 
-    def after_epoch(record: EpochRecord, history: History) -> None:
-        write_history_csv(layout.history, history.rows())
-        artifacts.update_training_progress(progress, record.epoch, params.epochs)
-        best = " (best so far)" if history.best_epoch == record.epoch else ""
-        logger.info(f"epoch {record.epoch}/{params.epochs}: train loss {record.train_loss:.4f} accuracy "
-                    f"{record.train_accuracy:.2%}, validation loss {record.val_loss:.4f} accuracy "
-                    f"{record.val_accuracy:.2%}, lr {record.lr:.2e}, {record.seconds:.1f} s{best}")
+    def fit_member(k: int, view: str) -> History:
+        normalizer, label = normalizers[view], member_label(k, view)
+        model = MLP(sizes, activation=params.activation, dropout=params.dropout, seed=params.seed + k)
+        augment = None
+        if params.augment == "distort":
+            X_train = train["X"]
+            augment = DistortThenNormalise(shape, distortion(params), view, normalizer)
+        else:
+            X_train = normalizer.transform(apply_view(view, train["X"], shape))
 
-    names, shape = (meta["class_names"], meta["display_names"]), meta["image_shape"]
-    metadata = classifier_metadata(normalizer, *names, shape) | {"run_name": layout.name,
-                                                                  "data_source": data_source}
-    history = Trainer(config, [after_epoch]).fit(
-        model, normalizer.transform(train["X"]), train["y"], normalizer.transform(val["X"]), val["y"],
-        metadata=metadata,
-    )
-    best = history.best
-    logger.info(f"Best epoch {best.epoch}: validation accuracy {best.val_accuracy:.2%}, loss "
-                f"{best.val_loss:.4f}; checkpoint {layout.best}")
+        def after_epoch(record: EpochRecord, history: History) -> None:
+            with lock:
+                histories[label] = history
+                done.append(record.epoch)
+                write_history_csv(layout.history, [{"member": m, **row} for m, h in sorted(histories.items())
+                                                   for row in h.rows()])
+                artifacts.update_training_progress(progress, len(done), total)
+            best = " (best so far)" if history.best_epoch == record.epoch else ""
+            logger.info(f"{label} epoch {record.epoch}/{params.epochs}: train loss {record.train_loss:.4f} "
+                        f"accuracy {record.train_accuracy:.2%}, validation loss {record.val_loss:.4f} "
+                        f"accuracy {record.val_accuracy:.2%}, lr {record.lr:.2e}, {record.seconds:.1f} s"
+                        + best)
+
+        metadata = classifier_metadata([(view, normalizer)], *names, shape) | {
+            "run_name": layout.name, "data_source": data_source}
+        config = train_config(params, layout.member_checkpoints(label), seed=params.seed + k)
+        history = Trainer(config, [after_epoch]).fit(
+            model, X_train, train["y"], normalizer.transform(apply_view(view, val["X"], shape)), val["y"],
+            augment=augment, metadata=metadata)
+        best = history.best
+        logger.info(f"{label}: best epoch {best.epoch}, validation accuracy {best.val_accuracy:.2%}, loss "
+                    f"{best.val_loss:.4f}")
+        if augment is not None:
+            share = augment.seconds / sum(r.seconds for r in history.records)
+            logger.info(f"{label}: distortions took {augment.seconds / len(history):.2f} s an epoch, made in "
+                        f"a background thread while the previous epoch trained ({share:.0%} of the training "
+                        "time)")
+        return history
+
+    with blas_threads(training_blas_threads(len(members) * beside)), ThreadPoolExecutor(len(members)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fit_member, k, view) for k, view in members]
+        best_epochs = [future.result().best_epoch for future in futures]
+    bests = [load_checkpoint(layout.member_checkpoints(member_label(k, view)) / "best.npz")
+             for k, view in members]
+    metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape) | {
+        "run_name": layout.name, "data_source": data_source, "best_epochs": best_epochs}
+    save_checkpoint(layout.best, bests[0].model, members=[b.model for b in bests[1:]], metadata=metadata,
+                    train_config=bests[0].train_config, metrics={"best_epochs": best_epochs})
+    logger.info(f"Ensemble of {len(members)}: {layout.best}")
     return layout.best
 
 
@@ -230,9 +360,10 @@ def evaluate_model(layout: RunLayout) -> Evaluation:
         write_predictions_csv(layout.test_predictions, rows)
         get_run_logger().info(f"Predicted {test.n} test images: {layout.test_predictions}")
     val = io.load_arrays(layout.val_data)
-    evaluation = evaluate_classifier(classifier, val["X"], val["y"], load_checkpoint(layout.best).epoch, test)
+    best_epochs = load_checkpoint(layout.best).metrics["best_epochs"]
+    evaluation = evaluate_classifier(classifier, val["X"], val["y"], best_epochs, test)
     evaluation.save(layout.metrics)
-    get_run_logger().info(f"Validation, best epoch {evaluation.best_epoch}: accuracy "
+    get_run_logger().info(f"Validation, {describe_epochs(evaluation.best_epochs)}: accuracy "
                           f"{evaluation.accuracy:.2%}, cross-entropy {evaluation.loss:.4f} (without label "
                           f"smoothing) on {len(val['y'])} images")
     return evaluation
@@ -252,18 +383,22 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
               "model": checkpoint.model.config | {"n_params": checkpoint.model.n_params},
               "training": checkpoint.train_config}
     quality = QualityReport.from_dict(json.loads(layout.quality.read_text(encoding="utf-8")))
+    ds = io.read_dataset(layout.dataset)
+    train = io.load_arrays(layout.split)["train"]
+    examples = training_examples(ds.X[train], ds.y[train], ds.image_shape, PipelineParams(**params))
     data = ReportData(
         run_name=layout.name, config=config, history=read_history_csv(layout.history),
-        best_epoch=evaluation.best_epoch, class_names=meta["class_names"],
+        best_epochs=best_epochs(read_history_csv(layout.history), evaluation.best_epochs),
+        class_names=meta["class_names"],
         display_names=meta["display_names"], confusion=evaluation.confusion,
         misclassified=val["X"][wrong], image_shape=tuple(meta["image_shape"]),
         misclassified_true=val["y"][wrong], misclassified_pred=evaluation.predicted[wrong],
         quality=quality_summary(quality, ingest), stage_seconds=stage_seconds,
-        loss_name=loss_name(checkpoint.train_config),
+        loss_name=loss_name(checkpoint.train_config), examples=examples,
     )
     files = write_report(data, layout.root)
     artifacts.publish_report_artifacts(data, files)
-    note = (f"Run {layout.name}, best epoch {evaluation.best_epoch}: validation accuracy "
+    note = (f"Run {layout.name}, {describe_epochs(evaluation.best_epochs)}: validation accuracy "
             f"{evaluation.accuracy:.2%}, cross-entropy {evaluation.loss:.4f}.")
     artifacts.publish_checkpoint(layout.best, note=note)
     get_run_logger().info(f"Report: {files.html}")

@@ -1,11 +1,12 @@
 """Checkpoints: one `.npz` of plain arrays (never pickled) with JSON metadata inside, written atomically.
 
-Layout of the archive: `params/<name>` and `buffers/<name>` (the model), `optimizer/<key>` (optimiser state
+Layout of the archive: `params/<name>` and `buffers/<name>` (the model), `members/<i>/params/<name>` and
+`members/<i>/buffers/<name>` (the other models of an ensemble, if any), `optimizer/<key>` (optimiser state
 arrays), `extra/<key>` (any other arrays, e.g. the trainer's best weights), and `__meta__`: the UTF-8 JSON
 below, stored as a uint8 array. The JSON holds the format version, the model's config and dropout RNG state,
-epoch, metrics, train config, the optimiser's scalar state, RNG states, history, the caller's metadata and a
-SHA-256 checksum of every array and of the rest of the JSON, verified on load. Version 1 files (whose checksum
-covers the arrays only) still load.
+the members' configs, epoch, metrics, train config, the optimiser's scalar state, RNG states, history, the
+caller's metadata and a SHA-256 checksum of every array and of the rest of the JSON, verified on load.
+Version 1 files (whose checksum covers the arrays only) and version 2 files (no members) still load.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +24,9 @@ from mlp.atomic import save_npz
 from mlp.model import MLP
 
 FORMAT = "mlpflow-checkpoint"
-VERSION = 2
-_READABLE_VERSIONS = (1, 2)  # 1: the checksum covers the arrays only; 2: the arrays and the JSON metadata
+VERSION = 3
+# 1: the checksum covers the arrays only; 2: the arrays and the JSON metadata; 3: with ensemble members
+_READABLE_VERSIONS = (1, 2, 3)
 _META = "__meta__"
 _KEYS = ("model_config", "model_rng", "epoch", "metrics", "train_config", "optimizer", "rng_state", "history",
          "metadata", "checksum")
@@ -31,7 +34,8 @@ _KEYS = ("model_config", "model_rng", "epoch", "metrics", "train_config", "optim
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: the rebuilt model and everything saved beside it."""
+    """A loaded checkpoint: the rebuilt model, the other members of its ensemble (if any) and everything
+    saved beside it."""
 
     model: MLP
     metadata: dict
@@ -43,6 +47,7 @@ class Checkpoint:
     history: list[dict] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     path: Path | None = None
+    members: list[MLP] = field(default_factory=list)
 
 
 def _checksum(arrays: dict[str, np.ndarray], meta_json: str | None = None) -> str:
@@ -62,16 +67,19 @@ def _checksum(arrays: dict[str, np.ndarray], meta_json: str | None = None) -> st
 def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = None, epoch: int | None = None,
                     metrics: dict | None = None, train_config: dict | None = None,
                     optimizer_state: dict | None = None, rng_state: dict | None = None,
-                    history: list[dict] | None = None, arrays: dict[str, np.ndarray] | None = None) -> Path:
+                    history: list[dict] | None = None, arrays: dict[str, np.ndarray] | None = None,
+                    members: Sequence[MLP] = ()) -> Path:
     """Save the model and what is given beside it to one .npz at `path`, atomically; returns the path.
 
     metadata, metrics, train_config, rng_state and history must be JSON-able (TypeError otherwise, raised
     before anything is written). optimizer_state is `Optimizer.state_dict()` output; `arrays` are extra named
-    arrays returned as `Checkpoint.arrays`. Object arrays are refused: nothing is ever pickled.
+    arrays returned as `Checkpoint.arrays`; `members` are further models saved whole beside `model` (an
+    ensemble), returned as `Checkpoint.members`. Object arrays are refused: nothing is ever pickled.
     """
     out: dict[str, np.ndarray] = {}
-    out.update({f"params/{k}": v for k, v in model.params().items()})
-    out.update({f"buffers/{k}": v for k, v in model.buffers().items()})
+    for prefix, m in [("", model), *((f"members/{i}/", m) for i, m in enumerate(members))]:
+        out.update({f"{prefix}params/{k}": v for k, v in m.params().items()})
+        out.update({f"{prefix}buffers/{k}": v for k, v in m.buffers().items()})
     optimizer_meta = None
     if optimizer_state is not None:
         optimizer_meta = {k: v for k, v in optimizer_state.items() if k != "arrays"}
@@ -82,7 +90,8 @@ def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = Non
             raise TypeError(f"checkpoint array {name!r} must be a numeric ndarray, got {type(a).__name__} "
                             f"{getattr(a, 'dtype', '')}")
     meta = {"format": FORMAT, "version": VERSION, "model_config": model.config,
-            "model_rng": model.rng.bit_generator.state, "epoch": epoch, "metrics": metrics or {},
+            "model_rng": model.rng.bit_generator.state, "members": [m.config for m in members],
+            "epoch": epoch, "metrics": metrics or {},
             "train_config": train_config, "optimizer": optimizer_meta, "rng_state": rng_state or {},
             "history": history or [], "metadata": metadata or {}}
     try:
@@ -157,10 +166,20 @@ def load_checkpoint(path: str | Path, model: MLP | None = None) -> Checkpoint:
                          f"the model uses {model.config['activation']!r}")
     model.load_state(_prefixed(arrays, "params/"), _prefixed(arrays, "buffers/"), source=source)
     model.rng.bit_generator.state = meta["model_rng"]
+    members = []
+    for i, config in enumerate(meta.get("members", [])):
+        try:
+            member = MLP(**config)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path} has a member {i} config that builds no MLP: {e}") from e
+        prefix = f"members/{i}/"
+        member.load_state(_prefixed(arrays, prefix + "params/"), _prefixed(arrays, prefix + "buffers/"),
+                          source=f"checkpoint {path} (member {i})")
+        members.append(member)
     optimizer_state = None
     if meta["optimizer"] is not None:
         optimizer_state = {**meta["optimizer"], "arrays": _prefixed(arrays, "optimizer/")}
     return Checkpoint(model=model, metadata=meta["metadata"], epoch=meta["epoch"], metrics=meta["metrics"],
                       train_config=meta["train_config"], optimizer_state=optimizer_state,
                       rng_state=meta["rng_state"], history=meta["history"],
-                      arrays=_prefixed(arrays, "extra/"), path=path)
+                      arrays=_prefixed(arrays, "extra/"), path=path, members=members)

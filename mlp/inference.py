@@ -1,11 +1,14 @@
-"""A trained classifier applied to raw images: a checkpoint's model plus the preprocessing saved with it.
+"""A trained classifier applied to raw images: a checkpoint's networks plus the preprocessing saved with them.
 
-The pipeline stores `classifier_metadata(...)` in every checkpoint, so prediction on new images applies
-exactly the transform the model was trained with.
+A classifier is one network or an ensemble of several, each a `Member`: the network, the view of the image
+it was trained on (`mlp.data.views`) and its fitted normaliser. Its prediction is the mean of the members'
+probabilities. The pipeline stores `classifier_metadata(...)` in every checkpoint, so prediction on new
+images applies exactly the transforms the networks were trained with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,67 +16,111 @@ import numpy as np
 
 from mlp.checkpoint import load_checkpoint
 from mlp.data.transforms import Normalizer
+from mlp.data.views import VIEWS, apply_view
 from mlp.model import MLP
-from mlp.train import evaluate
+from mlp.registry import lookup
 
-REQUIRED_KEYS = ("class_names", "display_names", "image_shape", "normalizer")
+REQUIRED_KEYS = ("class_names", "display_names", "image_shape", "members")
 
 
-def classifier_metadata(normalizer: Normalizer, class_names, display_names, image_shape) -> dict:
-    """The JSON-able checkpoint metadata a `Classifier` needs: classes, their display names, the image
-    shape (h, w) and the fitted normaliser."""
+@dataclass(frozen=True, eq=False)
+class Member:
+    """One network of a classifier and how it sees an image: through `view`, then `normalizer`."""
+
+    model: MLP
+    normalizer: Normalizer
+    view: str = "raw"
+
+    def __post_init__(self) -> None:
+        lookup(VIEWS, self.view, "view")
+
+    def inputs(self, X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+        """Raw pixels (n, h*w) -> this network's inputs (n, h*w) float32."""
+        return self.normalizer.transform(apply_view(self.view, X, image_shape))
+
+
+def classifier_metadata(members: Sequence[tuple[str, Normalizer]], class_names, display_names,
+                        image_shape) -> dict:
+    """The JSON-able checkpoint metadata a `Classifier` needs: each network's (view, fitted normaliser), in
+    the order of the checkpoint's models (its model, then its members), the classes, their display names
+    and the image shape (h, w)."""
     return {
         "class_names": list(class_names),
         "display_names": list(display_names),
         "image_shape": [int(s) for s in image_shape],
-        "normalizer": normalizer.to_dict(),
+        "members": [{"view": view, "normalizer": normalizer.to_dict()} for view, normalizer in members],
     }
 
 
 @dataclass(frozen=True, eq=False)
 class Classifier:
-    """A model with its normaliser, class names and expected image shape; inputs are raw pixels (n, h*w)."""
+    """Networks with their views and normalisers, class names and the expected image shape; inputs are raw
+    pixels (n, h*w)."""
 
-    model: MLP
-    normalizer: Normalizer
+    members: tuple[Member, ...]
     class_names: tuple[str, ...]
     display_names: tuple[str, ...]
     image_shape: tuple[int, int]
     source: Path | None = None
 
     def __post_init__(self) -> None:
+        if not self.members:
+            raise ValueError("a classifier needs at least one member network")
         n_pixels = self.image_shape[0] * self.image_shape[1]
-        if self.model.n_in != n_pixels or self.normalizer.n_features != n_pixels:
-            raise ValueError(f"model inputs ({self.model.n_in}) and normaliser features "
-                             f"({self.normalizer.n_features}) must both equal {self.image_shape} = "
-                             f"{n_pixels}")
-        if not len(self.class_names) == len(self.display_names) == self.model.n_out:
-            raise ValueError(f"{len(self.class_names)} class names and {len(self.display_names)} display "
-                             f"names for a model with {self.model.n_out} outputs")
+        for k, member in enumerate(self.members):
+            if member.model.n_in != n_pixels or member.normalizer.n_features != n_pixels:
+                raise ValueError(f"member {k}: model inputs ({member.model.n_in}) and normaliser features "
+                                 f"({member.normalizer.n_features}) must both equal {self.image_shape} = "
+                                 f"{n_pixels}")
+            if not len(self.class_names) == len(self.display_names) == member.model.n_out:
+                raise ValueError(f"{len(self.class_names)} class names and {len(self.display_names)} display "
+                                 f"names for a model with {member.model.n_out} outputs")
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Classifier:
         """Load a checkpoint written with `classifier_metadata`; a checkpoint without it raises ValueError
-        naming the file and the missing keys."""
+        naming the file and the missing keys. Checkpoints from before ensembles (one network, metadata
+        "normalizer") load as one member with the raw view."""
         ckpt = load_checkpoint(path)
-        missing = [k for k in REQUIRED_KEYS if k not in ckpt.metadata]
+        meta = dict(ckpt.metadata)
+        if "normalizer" in meta and "members" not in meta:
+            meta["members"] = [{"view": "raw", "normalizer": meta["normalizer"]}]
+        missing = [k for k in REQUIRED_KEYS if k not in meta]
         if missing:
             raise ValueError(f"checkpoint {path} has no {', '.join(missing)} in its metadata: it was not "
                              "saved by the image pipeline, so it cannot be applied to images")
-        meta = ckpt.metadata
-        return cls(model=ckpt.model, normalizer=Normalizer.from_dict(meta["normalizer"]),
-                   class_names=tuple(meta["class_names"]), display_names=tuple(meta["display_names"]),
-                   image_shape=tuple(meta["image_shape"]), source=Path(path))
+        models = [ckpt.model, *ckpt.members]
+        if len(meta["members"]) != len(models):
+            raise ValueError(f"checkpoint {path} holds {len(models)} networks but describes "
+                             f"{len(meta['members'])}")
+        members = tuple(Member(model, Normalizer.from_dict(m["normalizer"]), m["view"])
+                        for model, m in zip(models, meta["members"], strict=True))
+        return cls(members=members, class_names=tuple(meta["class_names"]),
+                   display_names=tuple(meta["display_names"]), image_shape=tuple(meta["image_shape"]),
+                   source=Path(path))
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """Each member's view, in order."""
+        return tuple(m.view for m in self.members)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Raw pixels (n, h*w) -> (n, n_classes) class probabilities."""
-        return self.model.predict_proba(self.normalizer.transform(X))
+        """Raw pixels (n, h*w) -> (n, n_classes) class probabilities, the mean of the members'."""
+        X = np.asarray(X)
+        proba = [m.model.predict_proba(m.inputs(X, self.image_shape)) for m in self.members]
+        return proba[0] if len(proba) == 1 else np.mean(proba, axis=0, dtype=np.float32)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Raw pixels (n, h*w) -> (n,) int64 class indices."""
-        return self.model.predict(self.normalizer.transform(X))
+        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy on raw pixels X (n, h*w) with labels y (n,)."""
-        loss, accuracy = evaluate(self.model, self.normalizer.transform(X), y)
-        return loss, float(accuracy)
+        """Mean cross-entropy of the predicted probabilities and accuracy on raw pixels X (n, h*w), labels
+        y (n,)."""
+        y = np.asarray(y)
+        proba = self.predict_proba(X)
+        if y.shape != (len(proba),):
+            raise ValueError(f"y must have shape ({len(proba)},), got {y.shape}")
+        picked = proba[np.arange(len(y)), y].astype(np.float64)
+        loss = float(-np.log(np.maximum(picked, np.finfo(np.float32).tiny)).mean())
+        return loss, float(np.mean(proba.argmax(axis=1) == y))

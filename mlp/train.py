@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.config import TrainConfig
+from mlp.epoch_inputs import Augment, EpochInputs
 from mlp.history import EpochRecord, History
 from mlp.layers import BatchNorm1d
 from mlp.losses import MSE, CrossEntropy, get_loss
@@ -108,7 +109,7 @@ class Trainer:
         self.callbacks = list(callbacks)
 
     def fit(self, model: MLP, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None,
-            y_val: np.ndarray | None = None, *, resume: bool = False,
+            y_val: np.ndarray | None = None, *, augment: Augment | None = None, resume: bool = False,
             metadata: dict | None = None) -> History:
         """Train `model` in place on X (n, n_in), y; returns the History. Ends with the best weights loaded.
 
@@ -122,6 +123,11 @@ class Trainer:
         another configuration. A non-finite training or validation loss raises FloatingPointError naming the
         epoch, leaving the checkpoint files as they were and the model with the weights it would have ended
         with (the best so far, or the last finished epoch's without validation).
+
+        `augment(X, rng)`, when given, makes each epoch's inputs from the training rows afresh (e.g. random
+        distortions of raw pixels, then normalisation), with a generator seeded from (seed, epoch), one
+        epoch ahead in a background thread (`mlp.epoch_inputs`). X is then whatever augment takes, rows
+        matching y; resume compares X itself, not what augment makes of it.
         """
         cfg = self.config
         loss_fn = get_loss(cfg.loss, cfg.label_smoothing)
@@ -159,6 +165,7 @@ class Trainer:
 
         bar = tqdm(total=cfg.epochs, initial=len(history), desc="training", unit="epoch",
                    disable=not cfg.progress, dynamic_ncols=True)
+        inputs = EpochInputs(X, augment, cfg.seed, cfg.epochs, model.check_input)
         try:
             for epoch in range(len(history) + 1, cfg.epochs + 1):
                 if cfg.patience is not None and history.epochs_since_best >= cfg.patience:
@@ -166,8 +173,8 @@ class Trainer:
                 started = time.perf_counter()
                 lr = learning_rate(cfg.schedule, cfg.lr, epoch - 1, cfg.epochs, cfg.warmup_epochs,
                                    cfg.step_size, cfg.gamma, cfg.min_lr)
-                train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, X, y, batch_size, lr,
-                                                          rng, epoch)
+                train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, inputs(epoch), y,
+                                                          batch_size, lr, rng, epoch)
                 val_loss, val_acc = (None, None) if X_val is None else _evaluate(model, loss_fn, X_val, y_val)
                 if val_loss is not None and not math.isfinite(val_loss):
                     raise FloatingPointError(f"non-finite validation loss {val_loss} at epoch {epoch}; "
@@ -191,6 +198,7 @@ class Trainer:
                     else "the start of this fit")
             raise FloatingPointError(f"{exc}; the model holds the weights of {kept}") from exc
         finally:
+            inputs.close()
             bar.close()
         _copy_weights(model, kept_params, kept_buffers, into_model=True)
         return history

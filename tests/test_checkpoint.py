@@ -27,6 +27,22 @@ def _trained_model() -> tuple[MLP, Adam]:
     return model, optimizer
 
 
+def test_an_ensemble_round_trips_whole(tmp_path: Path):
+    model, _ = _trained_model()
+    others = [MLP([4, 5, 3], seed=7), MLP([4, 6, 6, 3], batchnorm=True, seed=8)]
+    others[1].forward(np.ones((3, 4)), train=True)  # running statistics away from their start
+    path = save_checkpoint(tmp_path / "ensemble.npz", model, members=others, metadata={"views": ["a"] * 3})
+    ckpt = load_checkpoint(path)
+    assert ckpt.model.config == model.config and len(ckpt.members) == 2
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    for saved, loaded in zip(others, ckpt.members, strict=True):
+        assert loaded.config == saved.config
+        np.testing.assert_array_equal(loaded.forward(x), saved.forward(x))
+        for name, value in saved.buffers().items():
+            np.testing.assert_array_equal(loaded.buffers()[name], value)
+    assert load_checkpoint(save_checkpoint(tmp_path / "one.npz", model)).members == []
+
+
 def test_round_trip(tmp_path: Path):
     model, optimizer = _trained_model()
     rng = np.random.default_rng(5)

@@ -1,100 +1,14 @@
-"""mlp.data.transforms: duplicate-aware split, normalisation, shift augmentation, shuffling."""
+"""mlp.data.transforms: normalisation, shift augmentation, shuffling."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
 import pytest
 
 from mlp.data import transforms
-
-# ------------------------------------------------------------------------------------------------- split
-
-
-def labelled(counts: dict[int, int], copies: dict[int, list[int]] | None = None):
-    """y with counts[c] rows of class c, and unique hashes except the rows in each ``copies`` group."""
-    y = np.concatenate([np.full(n, c) for c, n in counts.items()])
-    hashes = np.array([f"h{i}" for i in range(len(y))], dtype="U16")
-    for group, rows in (copies or {}).items():
-        hashes[rows] = f"copy{group}"
-    return y, hashes
-
-
-def test_split_is_stratified_and_a_partition():
-    y, hashes = labelled({0: 50, 1: 30, 2: 7})
-    split = transforms.stratified_split(y, hashes, val_fraction=0.2, rng=np.random.default_rng(0))
-    assert np.bincount(y[split.val]).tolist() == [10, 6, 1]  # round(0.2 * 7) = 1
-    assert sorted(np.concatenate([split.train, split.val]).tolist()) == list(range(len(y)))
-    assert split.flagged.size == 0
-
-
-def test_split_is_seeded():
-    y, hashes = labelled({0: 40, 1: 40})
-    a = transforms.stratified_split(y, hashes, rng=np.random.default_rng(1))
-    b = transforms.stratified_split(y, hashes, rng=np.random.default_rng(1))
-    c = transforms.stratified_split(y, hashes, rng=np.random.default_rng(2))
-    np.testing.assert_array_equal(a.val, b.val)
-    assert not np.array_equal(a.val, c.val)
-
-
-def test_copies_land_on_one_side_and_conflicts_never_in_val():
-    y, hashes = labelled({0: 20, 1: 20}, copies={1: [0, 1, 2], 2: [3, 4], 3: [5, 25]})  # group 3: conflict
-    for seed in range(30):
-        split = transforms.stratified_split(y, hashes, val_fraction=0.5, rng=np.random.default_rng(seed))
-        assert not set(hashes[split.train]) & set(hashes[split.val])
-        assert split.flagged.tolist() == [5, 25] and {5, 25} <= set(split.train.tolist())
-        assert np.bincount(y[split.val], minlength=2).tolist() == [10, 10]
-
-
-def test_added_images_displace_old_validation_images_at_most_one_for_one():
-    """Property tested: after adding k new images to one class (rows inserted in front, so every old row's
-    index shifts), each class without new images keeps exactly the same validation images, and in the class
-    with new images the old validation images that left validation number at most the new images that
-    entered it (there are no duplicates here)."""
-    y, hashes = labelled({0: 40, 1: 30, 2: 25})
-    def split(y, hashes, seed):
-        return transforms.stratified_split(y, hashes, val_fraction=0.2, rng=np.random.default_rng(seed))
-
-    for seed in range(20):
-        for k in (1, 3, 7):
-            before = split(y, hashes, seed)
-            added = np.array([f"new{i}" for i in range(k)], dtype="U16")
-            y2, hashes2 = np.concatenate([np.full(k, 1), y]), np.concatenate([added, hashes])
-            after = split(y2, hashes2, seed)
-            assert np.bincount(y2[after.val]).tolist() == [8, int(0.2 * (30 + k) + 0.5), 5]
-            for c in (0, 1, 2):
-                old_val = set(hashes[before.val][y[before.val] == c])
-                new_val = set(hashes2[after.val][y2[after.val] == c])
-                if c != 1:
-                    assert new_val == old_val
-                else:
-                    assert len(old_val - new_val) <= len(new_val & set(added))
-
-
-def test_split_bad_input():
-    y, hashes = labelled({0: 4})
-    rng = np.random.default_rng(0)
-    for fraction in (-0.1, 1.0):
-        with pytest.raises(ValueError, match="val_fraction"):
-            transforms.stratified_split(y, hashes, val_fraction=fraction, rng=rng)
-    with pytest.raises(ValueError, match="class indices"):
-        transforms.stratified_split(y - 1, hashes, rng=rng)
-    with pytest.raises(ValueError, match="one length"):
-        transforms.stratified_split(y, hashes[:2], rng=rng)
-    with pytest.raises(TypeError, match="Generator"):
-        transforms.stratified_split(y, hashes, rng=0)
-
-
-def test_split_of_hanzi12_keeps_copies_together(hanzi12_root):
-    files = sorted((hanzi12_root / "train").glob("*/*.bmp"))
-    y = np.array([int(f.parent.name) - 1 for f in files])
-    hashes = np.array([hashlib.sha256(f.read_bytes()).hexdigest() for f in files])
-    split = transforms.stratified_split(y, hashes, val_fraction=0.1, rng=np.random.default_rng(0))
-    assert not set(hashes[split.train]) & set(hashes[split.val])
-    assert np.bincount(y[split.val]).tolist() == [round(0.1 * n) for n in np.bincount(y)]
-
+from mlp.data.split import stratified_split
 
 # ----------------------------------------------------------------------------------------- normalisation
 
@@ -225,7 +139,7 @@ def test_augmenting_train_leaves_validation_and_input_untouched():
     X = rng.integers(0, 256, (20, 12)).astype(np.uint8)
     y = np.arange(20) % 2
     copy = X.copy()
-    split = transforms.stratified_split(y, np.arange(20).astype(str), val_fraction=0.3, rng=rng)
+    split = stratified_split(y, np.arange(20).astype(str), val_fraction=0.3, rng=rng)
     X_aug, y_aug = transforms.shift_augment(X[split.train], y[split.train], (3, 4))
     assert len(X_aug) == 5 * len(split.train) and len(split.val) == 6
     np.testing.assert_array_equal(y_aug, np.tile(y[split.train], 5))

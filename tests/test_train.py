@@ -9,9 +9,10 @@ import pytest
 
 from mlp.checkpoint import load_checkpoint
 from mlp.config import TrainConfig
-from mlp.losses import CrossEntropy
+from mlp.epoch_inputs import epoch_rng
+from mlp.losses import CrossEntropy, get_loss
 from mlp.model import MLP
-from mlp.optim import learning_rate
+from mlp.optim import Adam, learning_rate
 from mlp.train import Trainer, check_data, evaluate
 
 
@@ -192,6 +193,71 @@ def test_resume_gives_bitwise_the_same_weights(tmp_path: Path):
     strip = [{k: v for k, v in row.items() if k != "seconds"} for row in straight_history.rows()]
     assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in resumed_history.rows()]
     assert resumed_history.resumed_from_epoch == 2 and straight_history.resumed_from_epoch == 0
+
+
+def _jitter(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An augmentation: every feature moved by a fresh draw of noise."""
+    return X + rng.normal(0.0, 0.3, X.shape).astype(X.dtype)
+
+
+def test_augment_makes_each_epochs_inputs_from_its_own_seeded_draw():
+    X, y = _blobs()
+    seen = []
+
+    def recording(X_train, rng):
+        seen.append(X_train.copy())
+        return _jitter(X_train, rng)
+
+    model = MLP([6, 16, 3], seed=0)
+    history = Trainer(_config(epochs=4)).fit(model, X, y, augment=recording)
+    assert len(seen) == 4 and all(np.array_equal(s, X.astype(np.float32)) for s in seen)  # the raw rows
+    assert history.records[-1].train_accuracy > 0.9
+    # The same weights as a plain loop over epochs trained on _jitter(X, epoch_rng(seed, e)), e = 1..4.
+    plain = MLP([6, 16, 3], seed=0)
+    inputs = [_jitter(X.astype(np.float32), epoch_rng(0, e)) for e in range(1, 5)]
+    optimizer, loss, rng = Adam(), get_loss("cross_entropy"), np.random.default_rng(0)
+    for e, X_epoch in enumerate(inputs):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), 16):
+            idx = order[start:start + 16]
+            _, grad = loss.value_and_grad(plain.forward(X_epoch[idx], train=True), y[idx])
+            plain.backward(grad)
+            optimizer.step(plain.flat_params, plain.flat_grads, learning_rate("constant", 0.01, e, 4))
+    np.testing.assert_array_equal(model.flat_params, plain.flat_params)
+
+
+def test_resume_with_augment_gives_bitwise_the_same_weights(tmp_path: Path):
+    X, y = _blobs(n=200)
+
+    def run(directory: Path, callbacks=(), resume=False):
+        model = MLP([6, 16, 3], dropout=0.2, seed=0)
+        Trainer(_config(epochs=4, checkpoint_dir=directory), callbacks).fit(
+            model, X[:160], y[:160], X[160:], y[160:], augment=_jitter, resume=resume)
+        return model
+
+    straight = run(tmp_path / "straight")
+
+    def interrupt(record, history):
+        if record.epoch == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run(tmp_path / "resumed", callbacks=[interrupt])
+    np.testing.assert_array_equal(run(tmp_path / "resumed", resume=True).flat_params, straight.flat_params)
+
+
+def test_augment_errors_reach_the_caller():
+    X, y = _blobs()
+    with pytest.raises(ValueError, match="augment returned 10 rows for 240 training rows"):
+        Trainer(_config(epochs=2)).fit(MLP([6, 8, 3]), X, y, augment=lambda X, rng: X[:10])
+    with pytest.raises(ValueError, match=r"MLP expects X of shape \(n, 6\), got \(240, 5\)"):
+        Trainer(_config(epochs=2)).fit(MLP([6, 8, 3]), X, y, augment=lambda X, rng: X[:, :5])
+
+    def broken(X, rng):
+        raise RuntimeError("cannot distort")
+
+    with pytest.raises(RuntimeError, match="cannot distort"):
+        Trainer(_config(epochs=3)).fit(MLP([6, 8, 3]), X, y, augment=broken)
 
 
 def test_resume_refuses_a_different_configuration(tmp_path: Path):

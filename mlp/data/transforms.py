@@ -1,4 +1,4 @@
-"""Pure NumPy transforms of image rows: duplicate-aware split, normalisation, shift augmentation, shuffling.
+"""Pure NumPy transforms of image rows: normalisation, shift augmentation, shuffling (the split: `split`).
 
 Images are rows: X (n, h*w), raw uint8 pixels until normalised. Randomness comes only from the
 ``np.random.Generator`` passed in.
@@ -6,7 +6,6 @@ Images are rows: X (n, h*w), raw uint8 pixels until normalised. Randomness comes
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,8 @@ from typing import Any
 import numpy as np
 
 
-def _check_rng(rng: Any) -> np.random.Generator:
+def check_rng(rng: Any) -> np.random.Generator:
+    """rng itself when it is a numpy.random.Generator; else TypeError saying how to make one."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(0)); got {type(rng)}")
     return rng
@@ -25,68 +25,6 @@ def _check_rows(X: Any, name: str = "X") -> np.ndarray:
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {X.shape}")
     return X
-
-
-# ---------------------------------------------------------------------------------------------------- split
-@dataclass(frozen=True, eq=False)
-class Split:
-    """Row indices (sorted int64): ``train``, ``val``, and ``flagged`` (label-conflicting copies, kept in
-    train and never in val)."""
-
-    train: np.ndarray
-    val: np.ndarray
-    flagged: np.ndarray
-
-
-def stratified_split(
-    y: np.ndarray, hashes: np.ndarray, *, val_fraction: float = 0.1, rng: np.random.Generator
-) -> Split:
-    """Seeded stratified split of n labelled rows, y (n,) int >= 0, hashes (n,) content hashes.
-
-    Each class sends ``val_fraction * n_class`` rows (rounded half up) to validation. Byte-identical rows
-    (equal hash) always land on the same side; hashes carrying two labels are label conflicts: flagged, never
-    in val. Groups of equal hash are taken in the order of a keyed hash of their content hash, keyed by one
-    salt drawn from ``rng`` (not in a random permutation), so a group's place depends on its own content only.
-    Adding images to a class then keeps its old validation images in validation, except (in a class without
-    duplicates) at most as many as the new images that enter it; the rows' order does not matter."""
-    y, hashes = np.asarray(y), np.asarray(hashes)
-    if y.ndim != 1 or hashes.shape != y.shape:
-        raise ValueError(f"y and hashes must be 1-D of one length; got shapes {y.shape} and {hashes.shape}")
-    if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
-        raise ValueError("y must hold class indices >= 0 (leave unlabelled rows out of the split)")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}")
-    salt = int(_check_rng(rng).integers(2**63))
-    unique, group = np.unique(hashes, return_inverse=True)
-    n_groups = int(group.max()) + 1 if group.size else 0
-    labels_per_group = np.bincount(np.unique(np.stack([group, y]), axis=1)[0], minlength=n_groups)
-    conflict = labels_per_group > 1
-    size = np.bincount(group, minlength=n_groups)
-    group_label = np.full(n_groups, -1)
-    group_label[group] = y  # one label per non-conflicting group
-    in_val = np.zeros(n_groups, bool)
-    for c in np.unique(y):
-        target = int(np.floor(val_fraction * np.count_nonzero(y == c) + 0.5))
-        taken = 0
-        for g in _keyed_order(unique, np.flatnonzero((group_label == c) & ~conflict), salt):
-            if taken + size[g] <= target:
-                in_val[g] = True
-                taken += size[g]
-            if taken == target:
-                break
-    val_rows = in_val[group]
-    return Split(
-        train=np.flatnonzero(~val_rows), val=np.flatnonzero(val_rows), flagged=np.flatnonzero(conflict[group])
-    )
-
-
-def _keyed_order(unique: np.ndarray, groups: np.ndarray, salt: int) -> list[int]:
-    """`groups` (indices into `unique` hashes) sorted by sha256("<salt>:<hash>"): a seeded order in which
-    each group's place depends only on its own hash."""
-    def key(g: int) -> bytes:
-        return hashlib.sha256(f"{salt}:{unique[g]}".encode()).digest()
-
-    return sorted(groups.tolist(), key=key)
 
 
 # -------------------------------------------------------------------------------------------- normalisation
@@ -240,7 +178,7 @@ def shift_augment(
 # ------------------------------------------------------------------------------------------------- shuffle
 def permutation(n: int, rng: np.random.Generator) -> np.ndarray:
     """A seeded permutation of range(n), (n,) int64."""
-    return _check_rng(rng).permutation(n)
+    return check_rng(rng).permutation(n)
 
 
 def shuffle(*arrays: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

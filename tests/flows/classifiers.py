@@ -15,7 +15,8 @@ from flows.demo_data import write_digits_demo
 from mlp import MLP, TrainConfig, Trainer, save_checkpoint
 from mlp.data import io
 from mlp.data.dataset import ImageDataset
-from mlp.data.transforms import fit_normalizer, stratified_split
+from mlp.data.split import stratified_split
+from mlp.data.transforms import fit_normalizer
 from mlp.inference import classifier_metadata
 
 
@@ -72,6 +73,6 @@ def train_checkpoint(data: DigitsData, path: Path, *, epochs: int, hidden: tuple
         config = TrainConfig(epochs=epochs, batch_size=32, seed=seed, progress=False)
         Trainer(config).fit(model, normalizer.transform(X), y)
     names = class_names or ds.class_names
-    metadata = classifier_metadata(normalizer, names, names if class_names else ds.display_names,
+    metadata = classifier_metadata([("raw", normalizer)], names, names if class_names else ds.display_names,
                                    ds.image_shape)
     return save_checkpoint(path, model, metadata=metadata | {"run_name": path.stem})

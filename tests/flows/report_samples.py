@@ -42,7 +42,7 @@ def sample_report(**changes) -> ReportData:
         "run_name": "sample-run",
         "config": {"hidden": (500,), "lr": 1e-3, "optimizer": "adam", "data": {"dir": "data/demo"}},
         "history": HISTORY,
-        "best_epoch": 2,
+        "best_epochs": {"1": 2},
         "class_names": FOLDERS,
         "display_names": NAMES,
         "confusion": CONFUSION,

@@ -19,7 +19,7 @@ from flows.evaluation import (
 )
 from mlp import MLP
 from mlp.data.transforms import fit_normalizer
-from mlp.inference import Classifier
+from mlp.inference import Classifier, Member
 
 # 1x2 images, white 255 or black 0; the unit normaliser turns them into 1 and 0. Logits = x @ W + b:
 # (1, 0) -> (2, 0, 1): class 0; (0, 1) -> (0, 2, 1): class 1; (0, 0) -> (0, 0, 1): class 2;
@@ -41,17 +41,18 @@ def classifier() -> Classifier:
     params = model.params()
     params["fc0.W"][...] = W
     params["fc0.b"][...] = B
-    return Classifier(model, fit_normalizer(X, "unit"), ("a", "b", "c"), ("甲", "乙", "丙"), (1, 2),
+    member = Member(model, fit_normalizer(X, "unit"))
+    return Classifier((member,), ("a", "b", "c"), ("甲", "乙", "丙"), (1, 2),
                       source=Path("runs/r/checkpoints/best.npz"))
 
 
 def test_evaluation_matches_the_hand_computed_values(classifier):
-    evaluation = evaluate_classifier(classifier, X, Y, best_epoch=7)
+    evaluation = evaluate_classifier(classifier, X, Y, best_epochs=[7])
     expected_loss = -sum(math.log(p) for p in (
         _softmax([2, 0, 1])[0], _softmax([0, 2, 1])[1], _softmax([0, 0, 1])[2], _softmax([2, 2, 1])[1]
     )) / 4
     assert evaluation.loss == pytest.approx(expected_loss, rel=1e-6)
-    assert evaluation.accuracy == 0.75 and evaluation.best_epoch == 7
+    assert evaluation.accuracy == 0.75 and evaluation.best_epochs == (7,)
     assert evaluation.predicted.tolist() == [0, 1, 2, 0]
     assert evaluation.confusion.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
     assert evaluation.misclassified(Y).tolist() == [3]
@@ -60,13 +61,13 @@ def test_evaluation_matches_the_hand_computed_values(classifier):
 
 def test_an_empty_validation_set_and_mismatched_labels_are_refused(classifier):
     with pytest.raises(ValueError, match="validation set is empty"):
-        evaluate_classifier(classifier, X[:0], Y[:0], best_epoch=1)
+        evaluate_classifier(classifier, X[:0], Y[:0], best_epochs=[1])
     with pytest.raises(ValueError, match=r"y has shape \(3,\); the evaluation has \(4,\)"):
-        evaluate_classifier(classifier, X, Y, best_epoch=1).misclassified(Y[:3])
+        evaluate_classifier(classifier, X, Y, best_epochs=[1]).misclassified(Y[:3])
 
 
 def test_metrics_json_round_trips(classifier, tmp_path):
-    evaluation = evaluate_classifier(classifier, X, Y, best_epoch=3, test=PredictionCounts(5, 2, 0.5))
+    evaluation = evaluate_classifier(classifier, X, Y, best_epochs=[3, 5], test=PredictionCounts(5, 2, 0.5))
     path = evaluation.save(tmp_path / "metrics.json")
     loaded = Evaluation.load(path)
     assert loaded.to_dict() == evaluation.to_dict()

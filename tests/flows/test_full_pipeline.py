@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -97,7 +98,7 @@ def test_the_pipeline_completes_and_writes_every_file(hanzi_runs):
     missing = [name for name in layout_files if not getattr(result.layout, name).exists()]
     assert missing == []
     assert sorted(p.name for p in result.layout.figures.iterdir()) == [
-        "confusion.png", "curves.png", "misclassified.png", "per_class.png"]
+        "augmentation.png", "confusion.png", "curves.png", "misclassified.png", "per_class.png"]
     assert result.report == result.layout.report_html
     with get_client(sync_client=True) as client:  # the flow run and its folder share one name
         assert client.read_flow_run(first.state_details.flow_run_id).name == result.layout.name
@@ -113,12 +114,14 @@ def test_artifacts_read_back_with_display_names(hanzi_runs):
     assert [row["folder"] for row in per_class] == [str(k) for k in range(1, 13)]
     assert [row["name"] for row in per_class] == list("博学笃志切问近思自由无用")
     assert sum(row["samples"] for row in per_class) == 12 * 5  # 20% of 25 per class
-    history = json.loads(artifacts["epoch-history"].data)
-    assert [row["epoch"] for row in history] == [1, 2, 3]
+    history = json.loads(artifacts["epoch-history"].data)  # the ensemble's two networks, 3 epochs each
+    assert [(row["member"], row["epoch"]) for row in history] == [
+        ("1-raw", 1), ("1-raw", 2), ("1-raw", 3), ("2-framed", 1), ("2-framed", 2), ("2-framed", 3)]
     assert artifacts["training-progress"].type == "progress" and artifacts["training-progress"].data == 100.0
     report = artifacts["training-report"].data
     assert "Losses are cross-entropy with label smoothing 0.1." in report
-    assert "## Best epoch" in report and report.count("](data:image/png;base64,") == 4
+    assert "## Best epoch" in report and report.count("](data:image/png;base64,") == 5
+    assert "Every epoch trained on fresh random distortions of the 240 training images" in report
     assert str(first.result().layout.best.resolve()) in artifacts["model-checkpoint"].data
     assert _quality_value(artifacts, "files_decoded_now") == 12 * PER_CLASS + N_TEST
     rows = json.loads(artifacts["data-quality"].data)
@@ -129,7 +132,8 @@ def test_training_progress_moves_on_every_epoch(hanzi_runs, progress_updates):
     _, first, _, _ = hanzi_runs
     progress = _artifacts(first)["training-progress"]
     sent = [percent for artifact_id, percent in progress_updates if artifact_id == progress.id]
-    assert sent == pytest.approx([100 / 3, 200 / 3, 100.0])  # TINY trains 3 epochs: one update after each
+    # TINY trains two networks for 3 epochs each: one update after each network's epoch.
+    assert sent == pytest.approx([100 * k / 6 for k in range(1, 7)])
 
 
 def test_a_second_run_on_unchanged_data_decodes_nothing(hanzi_runs):
@@ -183,11 +187,21 @@ def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
     result = first.result()
     layout = result.layout
     metrics = json.loads(layout.metrics.read_text(encoding="utf-8"))
-    best = next(r for r in read_history_csv(layout.history) if r["epoch"] == metrics["best_epoch"])
-    val = io.load_arrays(layout.val_data)
-    _, accuracy = Classifier.from_checkpoint(layout.best).evaluate(val["X"], val["y"])
-    assert metrics["validation"]["accuracy"] == pytest.approx(best["val_accuracy"]) == pytest.approx(accuracy)
-    assert result.val_accuracy == metrics["validation"]["accuracy"] > 1 / 12  # better than chance
+    history, val = read_history_csv(layout.history), io.load_arrays(layout.val_data)
+    ensemble = Classifier.from_checkpoint(layout.best)
+    assert ensemble.views == ("raw", "framed") and len(metrics["best_epochs"]) == 2
+    # Each network's own checkpoint scores what its history says at its best epoch, through its own view;
+    # the ensemble's probabilities are their mean, and its accuracy is the run's.
+    probabilities = []
+    for member, epoch in zip(("1-raw", "2-framed"), metrics["best_epochs"], strict=True):
+        network = Classifier.from_checkpoint(layout.member_checkpoints(member) / "best.npz")
+        best = next(r for r in history if r["member"] == member and r["epoch"] == epoch)
+        assert network.evaluate(val["X"], val["y"])[1] == pytest.approx(best["val_accuracy"])
+        probabilities.append(network.predict_proba(val["X"]))
+    np.testing.assert_allclose(ensemble.predict_proba(val["X"]), np.mean(probabilities, axis=0), rtol=1e-6)
+    _, accuracy = ensemble.evaluate(val["X"], val["y"])
+    assert result.val_accuracy == metrics["validation"]["accuracy"] == pytest.approx(accuracy)
+    assert accuracy > 1 / 12  # better than chance
     with open(layout.test_predictions, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == N_TEST
@@ -198,12 +212,13 @@ def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
 def test_the_command_uses_the_digits_demo_without_a_data_dir(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(settings, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
     monkeypatch.setattr(settings, "DEMO_DIR", tmp_path / "data" / "demo")
-    result = main(["--output-dir", str(tmp_path / "out"), "--epochs", "2", "--hidden", "64"])
+    result = main(["--output-dir", str(tmp_path / "out"), "--epochs", "12", "--hidden", "64"])
     assert result.layout.name.endswith("-digits") and (tmp_path / "data" / "demo" / "labels.txt").is_file()
     assert len(io.read_dataset(result.layout.dataset)) == 1797
-    assert result.val_accuracy > 0.8  # two epochs already separate the digits
+    assert result.val_accuracy > 0.8  # twelve epochs of distorted 8x8 digits already separate them
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last == (f"Validation accuracy {result.val_accuracy:.2%} (best epoch {result.best_epoch}); "
+    epochs = ", ".join(map(str, result.best_epochs))
+    assert last == (f"Validation accuracy {result.val_accuracy:.2%} (best epochs {epochs}); "
                     f"report: {result.report}")
     assert result.report.is_file() and result.report.is_absolute()
 
@@ -223,3 +238,16 @@ def test_the_script_runs_from_a_checkout(tmp_path):
     assert done.returncode == 2
     message = f"{PROG}: error: --lr: must be a finite number > 0 (got -1)"
     assert done.stderr.strip().splitlines()[-1] == message
+
+
+def test_the_default_configuration_recognises_writers_it_never_saw(hanzi12_root, tmp_path):
+    """All of hanzi12, validated on whole writers (file stems) kept out of training, with the default
+    configuration on a reduced budget (12 epochs instead of 100): far above the seed design's 90.2% on a
+    random split. The full budget's figures, over three seeds, are in the README and EXPERIMENTS.md."""
+    params = PipelineParams(data_dir=hanzi12_root, output_dir=tmp_path / "out", group_by="stem", epochs=12)
+    result = full_pipeline(params)
+    split, ds = io.load_arrays(result.layout.split), io.read_dataset(result.layout.dataset)
+    writers = np.array([p.rsplit("/", 1)[1] for p in ds.paths])
+    assert not set(writers[split["train"]]) & set(writers[split["val"]])  # no writer on both sides
+    assert len(split["val"]) >= 600
+    assert result.val_accuracy >= 0.97, result.val_accuracy

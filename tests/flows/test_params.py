@@ -30,6 +30,7 @@ from mlp.optim import SCHEDULES as LIBRARY_SCHEDULES
 PROG = "full_pipeline.py"
 DEFAULTS = PipelineParams()
 HIDDEN = "--hidden: must be positive integers separated by commas, e.g. 512,256"
+MEMBERS = "--members: must be views separated by commas, each one of raw, framed, e.g. raw,framed"
 ACTIVATION = "--activation: must be one of relu, leaky_relu, tanh, sigmoid, gelu"
 
 
@@ -44,7 +45,8 @@ def _error_line(argv: list[str], capsys) -> str:
 
 def test_no_arguments_give_the_defaults():
     assert parse_args([]) == DEFAULTS
-    assert DEFAULTS.data_dir is None and DEFAULTS.hidden == (500,)
+    assert DEFAULTS.data_dir is None and DEFAULTS.hidden == (1024, 512)
+    assert DEFAULTS.members == ("raw", "framed") and DEFAULTS.augment == "distort"
     assert DEFAULTS.output_dir == ARTIFACTS_DIR and DEFAULTS.val_fraction == 0.1
 
 
@@ -53,6 +55,9 @@ def test_no_arguments_give_the_defaults():
     [
         (["--hidden", "500"], "hidden", (500,)),
         (["--hidden", "512,256"], "hidden", (512, 256)),
+        (["--members", "framed"], "members", ("framed",)),
+        (["--members", "raw, framed,raw"], "members", ("raw", "framed", "raw")),
+        (["--warmup-epochs", "0"], "warmup_epochs", 0),
         (["--hidden", " 64 , 32 ,16"], "hidden", (64, 32, 16)),
         (["--activation", "leaky_relu"], "activation", "leaky_relu"),
         (["--activation", "gelu"], "activation", "gelu"),
@@ -66,11 +71,15 @@ def test_no_arguments_give_the_defaults():
         (["--schedule", "step"], "schedule", "step"),
         (["--label-smoothing", "0"], "label_smoothing", 0.0),
         (["--normalization", "unit"], "normalization", "unit"),
-        (["--augment"], "augment", True),
-        (["--no-augment"], "augment", False),
+        (["--augment", "shift"], "augment", "shift"),
+        (["--augment", "none"], "augment", "none"),
+        (["--distort-rotate", "15"], "distort_rotate", 15.0),
+        (["--distort-elastic", "34"], "distort_elastic", 34.0),
         (["--no-shuffle"], "shuffle", False),
         (["--val-fraction", "0.1"], "val_fraction", 0.1),
         (["--seed", "42"], "seed", 42),
+        (["--group-by", "stem"], "group_by", "stem"),
+        (["--group-by", r"^(\w+)_"], "group_by", r"^(\w+)_"),
         (["--output-dir", "out/runs"], "output_dir", Path("out/runs")),
     ],
 )
@@ -120,6 +129,11 @@ def test_data_dir_must_hold_class_folders_under_train(tmp_path, capsys):
         (["--hidden", "512,,3"], f"{HIDDEN} (got 512,,3)"),
         (["--hidden", ""], f"{HIDDEN} (got '')"),
         (["--hidden", "a,b"], f"{HIDDEN} (got a,b)"),
+        (["--members", "raw,mirrored"], f"{MEMBERS} (got raw,mirrored)"),
+        (["--members", ""], f"{MEMBERS} (got '')"),
+        (["--augment", "flip"], "--augment: must be one of distort, shift, none (got flip)"),
+        (["--distort-rotate", "180"], "--distort-rotate: must be a finite number in [0, 180) (got 180)"),
+        (["--group-by", "(writer"], "--group-by: must be none, stem or a regular expression (got (writer)"),
     ],
 )
 def test_bad_values_give_one_line_naming_flag_and_range(argv, message, capsys):
@@ -143,11 +157,12 @@ def test_help_shows_every_flag_with_its_default(capsys):
     text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
     for name in PipelineParams.model_fields:
         assert flag(name) in text
-    shown_defaults = ["500", "relu", "0.2", "adam", "0.001", "cosine", "0.1", "30", "64", "per_pixel",
-                      "--augment", "--shuffle", "0", str(ARTIFACTS_DIR)]
+    shown_defaults = ["1024,512", "raw,framed", "relu", "0.2", "adamw", "0.001", "cosine", "0.1", "100", "64",
+                      "per_pixel",
+                      "distort", "--shuffle", "0", str(ARTIFACTS_DIR)]
     for shown in shown_defaults:
         assert re.search(rf"\(default: {re.escape(shown)}[;)]", text), shown  # then what the flag accepts
-    assert "--no-augment" in text and "digits demo" in text
+    assert "--no-shuffle" in text and "digits demo" in text
     assert ("--dropout DROPOUT dropout rate after each hidden layer "
             "(default: 0.2; a finite number in [0, 1))") in text
 
@@ -156,8 +171,8 @@ def test_help_shows_what_each_flag_accepts():
     actions = {a.dest: a for a in build_parser()._actions}
     assert actions["dropout"].help == (
         "dropout rate after each hidden layer (default: 0.2; a finite number in [0, 1))")
-    assert actions["epochs"].help == "passes over the training set (default: 30; an integer >= 1)"
-    assert actions["hidden"].help.endswith(f"(default: 500; {HIDDEN.split('must be ')[1]})")
+    assert actions["epochs"].help == "passes over the training set (default: 100; an integer >= 1)"
+    assert actions["hidden"].help.endswith(f"(default: 1024,512; {HIDDEN.split('must be ')[1]})")
     for name in ("lr", "label_smoothing", "batch_size", "val_fraction", "seed"):
         assert actions[name].help.endswith(f"; {valid_values(name)})"), name
     for name, values in [("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),

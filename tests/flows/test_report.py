@@ -78,7 +78,7 @@ def test_history_rows_are_json_ready(data):
     float32_history = [{k: np.float32(v) for k, v in row.items()} for row in HISTORY]
     rows = history_rows(sample_report(history=float32_history))
     assert json.loads(json.dumps(rows))[1]["val_accuracy"] == pytest.approx(0.9)
-    columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+    columns = ["member", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
     assert list(history_rows(data)[0]) == columns
 
 
@@ -89,6 +89,17 @@ def test_markdown_has_every_section_in_order(data):
     assert md.startswith("# Training report: sample-run\n")
     assert "Best epoch 2 of 3: validation accuracy 90.00% on 10 images (loss 0.6000)" in md
     assert "Losses are" not in md
+
+
+def test_an_ensemble_reports_each_network_and_their_joint_accuracy():
+    history = [{"member": m, **row} for m in ("1-raw", "2-framed") for row in HISTORY]
+    data = sample_report(history=history, best_epochs={"1-raw": 2, "2-framed": 3})
+    assert [row["epoch"] for row in data.best.values()] == [2, 3]
+    md = render_markdown(data, {name: f"figures/{name}.png" for name in render_figures(data)})
+    assert ("An ensemble of 2 networks, each trained on its own view of the images and kept at its best "
+            "epoch; their mean probabilities classify 90.00% of the 10 validation images correctly.") in md
+    assert "| 1-raw | 2 | 0.5 | 0.8 | 0.6 | 0.9 |" in md and "| 2-framed | 3 | 0.3 | 0.9 | 0.7 | 0.8 |" in md
+    assert [row["member"] for row in history_rows(data)] == ["1-raw"] * 3 + ["2-framed"] * 3
 
 
 def test_markdown_says_what_the_losses_are(data):
@@ -178,7 +189,8 @@ def test_library_versions_name_the_packages():
     [
         ({"history": []}, "history is empty"),
         ({"history": [{"epoch": 1, "train_loss": 1.0}]}, r"lacks \['train_accuracy'"),
-        ({"best_epoch": 7}, r"best_epoch 7 is not in the history's epochs \[1, 2, 3\]"),
+        ({"best_epochs": {"1": 7}}, r"best epoch 7 of 1 is not in its history's epochs \[1, 2, 3\]"),
+        ({"best_epochs": {"2": 2}}, r"best_epochs names \['2'\]; the history's networks are \['1'\]"),
         ({"display_names": ["博", "学"]}, "got 3 and 2"),
         ({"confusion": np.ones((2, 2), int)}, r"\(3, 3\).*got \(2, 2\)"),
         ({"confusion": np.ones((3, 3))}, "float64"),

@@ -58,8 +58,8 @@ def test_a_bad_cron_or_time_zone_is_named():
 
 
 def test_pipeline_flags_become_parameters_flat_or_nested():
-    params = parse_args(["--epochs", "40", "--hidden", "512,256", "--no-augment"])
-    flat = {"epochs": 40, "hidden": [512, 256], "augment": False}
+    params = parse_args(["--epochs", "40", "--hidden", "512,256", "--augment", "none"])
+    flat = {"epochs": 40, "hidden": [512, 256], "augment": "none"}
     assert pipeline_parameters(stand_in, params) == flat  # only the flags given: the flow's defaults stay
     assert pipeline_parameters(stand_in_nested, params) == {"params": flat}
     assert stand_in_nested.validate_parameters({"params": flat})["params"].hidden == (512, 256)
@@ -88,14 +88,14 @@ def served(monkeypatch) -> list:
 @pytest.mark.skipif(not HAS_PIPELINE, reason="flows/full_pipeline.py is not merged yet")
 def test_the_command_serves_the_pipeline_on_its_schedule_without_pausing_it(served):
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
-        main(["--cron", "30 2 * * 1-5", "--timezone", "Europe/Berlin", "--epochs", "40", "--no-augment"])
+        main(["--cron", "30 2 * * 1-5", "--timezone", "Europe/Berlin", "--epochs", "40", "--augment", "none"])
     [(deployments, kwargs)] = served
     [deployment] = deployments
     assert kwargs == {"pause_on_shutdown": False}
     assert (deployment.name, deployment.flow_name) == (DEPLOYMENT_NAME, "full-pipeline")
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * 1-5", "Europe/Berlin")
-    assert deployment.parameters == {"params": {"epochs": 40, "augment": False}}
+    assert deployment.parameters == {"params": {"epochs": 40, "augment": "none"}}
 
     served.clear()
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from PIL import Image
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -14,6 +15,7 @@ from flows.params import PipelineParams
 from flows.sweep import (
     COLUMNS,
     PROG,
+    STUDIES,
     SWEEP_COMPARISON,
     VARIANTS,
     comparison_csv,
@@ -31,7 +33,7 @@ from tests.data_trees import clean_root
 ROWS = [
     dict(zip(COLUMNS, values, strict=True))
     for values in [
-        ("no-augment", "augment=False", 0.9, 0.3, 2, 40, 1.5),
+        ("no-augment", "augment=none", 0.9, 0.3, 2, 40, 1.5),
         ("default", "base", 0.95, 0.2, 3, 200, 4.0),
         ("no-dropout", "dropout=0.0", 0.95, 0.1, 3, 200, 3.0),
     ]
@@ -40,23 +42,35 @@ ROWS = [
 
 def test_each_variant_changes_its_own_fields_of_the_base():
     base = PipelineParams(epochs=5, lr=0.01)
-    configs = configurations(base)
+    configs = configurations(base, list(VARIANTS))
     assert list(configs) == list(VARIANTS)
     assert configs["default"] == base
     assert configs["hidden-512-256"].hidden == (512, 256) and configs["hidden-512-256"].epochs == 5
     assert configs["no-normalisation"].normalization == "unit"
-    assert (configs["no-shuffle"].shuffle, configs["no-augment"].augment) == (False, False)
+    assert (configs["no-shuffle"].shuffle, configs["no-augment"].augment) == (False, "none")
     for name, params in configs.items():
         changed = {k for k, v in params.model_dump().items() if v != getattr(base, k)}
-        assert changed == set(VARIANTS[name]), name
+        assert changed <= set(VARIANTS[name]), name  # a change may repeat the base's value
+        assert all(getattr(params, k) == v for k, v in VARIANTS[name].items()), name
+    seed = configs["seed-plain"]
+    assert (seed.hidden, seed.members, seed.augment, seed.epochs) == ((500,), ("raw",), "none", 30)
+    assert seed.lr == 0.01  # what a variant does not change comes from the base
 
 
-def test_configurations_keep_the_table_order_and_refuse_unknown_names():
-    assert list(configurations(PipelineParams(), ["no-shuffle", "default"])) == ["default", "no-shuffle"]
-    message = r"unknown sweep configurations \['wide'\]; valid: default, hidden-100,"
+def test_studies_expand_to_their_variants_in_order():
+    assert list(configurations(PipelineParams())) == list(STUDIES["one-change"])
+    names = list(configurations(PipelineParams(), ["seed-ladder", "default", "seed-plain"]))
+    assert names == [*STUDIES["seed-ladder"], "default"]
+    assert all(n in VARIANTS for study in STUDIES.values() for n in study)
+    assert describe_changes("seed-batch-8") == "seed-normalised, batch 8"
+
+
+def test_configurations_keep_the_order_given_and_refuse_unknown_names():
+    assert list(configurations(PipelineParams(), ["no-shuffle", "default"])) == ["no-shuffle", "default"]
+    message = r"unknown sweep configurations \['wide'\]; valid: one-change, seed-ladder, .* default, hidden"
     with pytest.raises(ValueError, match=message):
         configurations(PipelineParams(), ["default", "wide"])
-    with pytest.raises(ValueError, match="valid: default"):
+    with pytest.raises(ValueError, match=r"valid: one-change, .* \(studies\), default"):
         configurations(PipelineParams(), [])
 
 
@@ -75,7 +89,7 @@ def test_comparison_files():
     assert list(rows[0]) == list(COLUMNS) and rows[1]["val_accuracy"] == "0.95"
     text = comparison_markdown(ROWS, "Sweep x")
     assert text.startswith("# Sweep x\n\n| config | changes | validation accuracy |")
-    assert "| no-augment | augment=False | 90.00% | 0.3 | 2 | 40 | 1.5 |" in text
+    assert "| no-augment | augment=none | 90.00% | 0.3 | 2 | 40 | 1.5 |" in text
 
 
 def test_bad_configs_flag_is_one_line(capsys):
@@ -92,13 +106,14 @@ def test_a_sweep_trains_each_configuration_on_one_split(tmp_path):
     clean_root(root, per_class=10, classes=("1", "2", "10"))
     params = PipelineParams(data_dir=root, output_dir=tmp_path / "out", hidden=(16,), epochs=2, batch_size=8,
                             val_fraction=0.2)
-    state = sweep(params, ["default", "no-augment", "hidden-100"], return_state=True)
+    state = sweep(params, ["default", "shift-augment", "hidden-100"], return_state=True)
     assert state.is_completed()
     result = state.result()
     assert result.root.parent == tmp_path / "out" / "sweeps"
-    assert sorted(r["config"] for r in result.rows) == ["default", "hidden-100", "no-augment"]
+    assert sorted(r["config"] for r in result.rows) == ["default", "hidden-100", "shift-augment"]
     by_name = {r["config"]: r for r in result.rows}
-    assert by_name["default"]["train_images"] == 5 * by_name["no-augment"]["train_images"] == 5 * 24
+    # Distortions are drawn afresh every epoch from the 24 images; shifts are made once, 5x the images.
+    assert by_name["shift-augment"]["train_images"] == 5 * by_name["default"]["train_images"] == 5 * 24
     val = io.load_arrays(result.root / "shared" / "data" / "val.npz")["y"]
     for name in by_name:
         metrics = json.loads((result.root / name / "metrics.json").read_text(encoding="utf-8"))
@@ -107,6 +122,8 @@ def test_a_sweep_trains_each_configuration_on_one_split(tmp_path):
         assert (result.root / name / "checkpoints" / "best.npz").is_file()
     with open(result.csv, newline="", encoding="utf-8") as handle:
         assert [r["config"] for r in csv.DictReader(handle)] == [r["config"] for r in result.rows]
+    with Image.open(result.root / "curves.png") as curves:  # the configurations' validation curves overlaid
+        assert curves.size == (1000, 450)
     lines = result.markdown.read_text(encoding="utf-8").splitlines()
     table = [line for line in lines if line.startswith("|")]
     assert len(table) == 5  # header, separator, three rows

@@ -25,6 +25,7 @@ from flows.tasks import (
     train_config,
 )
 from mlp.data import io
+from mlp.data.views import frame
 from tests.data_trees import SHAPE, clean_root, glyph, save_1bit
 
 CLASSES = ("1", "2", "10")
@@ -81,6 +82,19 @@ def test_split_is_stratified_disjoint_seeded_and_saves_raw_validation_pixels(run
     assert not np.array_equal(io.load_arrays(layout.split)["val"], first_val)
 
 
+def test_a_grouped_split_keeps_each_file_stem_on_one_side(run):
+    """clean_root names the files 0.bmp .. 9.bmp in every class folder: grouped by stem, file i of every
+    class is one group, so validation holds whole stems (20% of 10 per class: two stems)."""
+    _, _, layout, _ = run
+    split_data.fn(layout, 0.2, seed=0, group_by="stem")
+    split, ds = io.load_arrays(layout.split), io.read_dataset(layout.dataset)
+    stem = np.array([p.rsplit("/", 1)[1] for p in ds.paths])
+    assert len(set(stem[split["val"]])) == 2 and not set(stem[split["val"]]) & set(stem[split["train"]])
+    assert np.bincount(ds.y[split["val"]]).tolist() == [2, 2, 2]
+    with pytest.raises(ValueError, match=r"grouping 'x\(\\d\)' does not match 'train/1/0.bmp'"):
+        split_data.fn(layout, 0.2, seed=0, group_by=r"x(\d)")
+
+
 def test_a_validation_folder_is_used_as_it_is(tmp_path):
     root = tmp_path / "data"
     clean_root(root, per_class=4, classes=CLASSES)
@@ -99,23 +113,27 @@ def test_a_validation_folder_is_used_as_it_is(tmp_path):
 def test_normaliser_is_fitted_on_the_training_rows_only(run):
     _, _, layout, _ = run
     split_data.fn(layout, 0.2, seed=0)
-    fit_normalization.fn(layout, "per_pixel")
+    fit_normalization.fn(layout, "per_pixel", ("raw", "framed"))
     saved = json.loads(layout.normalizer.read_text(encoding="utf-8"))
-    X = io.read_dataset(layout.dataset).X.astype(np.float64)
+    ds = io.read_dataset(layout.dataset)
+    X = ds.X.astype(np.float64)
     train = io.load_arrays(layout.split)["train"]
-    assert saved["mode"] == "per_pixel"
-    assert np.allclose(saved["mean"], X[train].mean(axis=0), atol=1e-4)
-    assert not np.allclose(saved["mean"], X.mean(axis=0), atol=1e-4)
+    assert list(saved) == ["raw", "framed"] and saved["raw"]["mode"] == "per_pixel"
+    assert np.allclose(saved["raw"]["mean"], X[train].mean(axis=0), atol=1e-4)
+    assert not np.allclose(saved["raw"]["mean"], X.mean(axis=0), atol=1e-4)
+    framed = frame(ds.X[train], ds.image_shape).astype(np.float64)  # each view has its own statistics
+    assert np.allclose(saved["framed"]["mean"], framed.mean(axis=0), atol=1e-3)
 
 
-def test_augment_adds_four_shifted_copies_or_nothing(run):
+def test_augment_adds_four_shifted_copies_or_leaves_the_raw_images_for_the_trainer(run):
     _, _, layout, _ = run
     split_data.fn(layout, 0.2, seed=0)
     ds, train = io.read_dataset(layout.dataset), io.load_arrays(layout.split)["train"]
-    augment_training_set.fn(layout, augment=False)
-    plain = io.load_arrays(layout.train_data)
-    assert np.array_equal(plain["X"], ds.X[train]) and np.array_equal(plain["y"], ds.y[train])
-    augment_training_set.fn(layout, augment=True)
+    for unexpanded in ("none", "distort"):  # distortions are drawn by the trainer, every epoch
+        augment_training_set.fn(layout, augment=unexpanded)
+        plain = io.load_arrays(layout.train_data)
+        assert np.array_equal(plain["X"], ds.X[train]) and np.array_equal(plain["y"], ds.y[train])
+    augment_training_set.fn(layout, augment="shift")
     augmented = io.load_arrays(layout.train_data)
     n = len(train)
     assert augmented["X"].shape == (5 * n, ds.X.shape[1]) and augmented["X"].dtype == np.uint8
@@ -128,7 +146,7 @@ def test_augment_adds_four_shifted_copies_or_nothing(run):
 def test_shuffle_permutes_rows_keeping_pairs_or_leaves_them(run):
     _, _, layout, _ = run
     split_data.fn(layout, 0.2, seed=0)
-    augment_training_set.fn(layout, augment=True)
+    augment_training_set.fn(layout, augment="shift")
     before = io.load_arrays(layout.train_data)
     shuffle_training_set.fn(layout, shuffle=False, seed=0)
     assert np.array_equal(io.load_arrays(layout.train_data)["X"], before["X"])
