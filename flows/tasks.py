@@ -9,6 +9,7 @@ writes files: re-running on unchanged images decodes nothing thanks to the data 
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import sys
 import threading
@@ -288,9 +289,10 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
     names, shape = (meta["class_names"], meta["display_names"]), tuple(meta["image_shape"])
     sizes = [int(train["X"].shape[1]), *params.hidden, len(meta["class_names"])]
     members = list(enumerate(params.members))
+    labels = [member_label(k, view) for k, view in members]
     total = params.epochs * len(members)
     progress = artifacts.start_training_progress(layout.name, total)
-    lock, histories, done = threading.Lock(), {}, []
+    lock, histories, finished = threading.Lock(), {}, itertools.count(1)
     logger.info(f"Training {len(members)} network(s) {sizes} ({', '.join(params.members)} view) side by "
                 f"side on {len(train['X'])} images for {params.epochs} epochs")
 
@@ -307,10 +309,9 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
         def after_epoch(record: EpochRecord, history: History) -> None:
             with lock:
                 histories[label] = history
-                done.append(record.epoch)
-                write_history_csv(layout.history, [{"member": m, **row} for m, h in sorted(histories.items())
-                                                   for row in h.rows()])
-                artifacts.update_training_progress(progress, len(done), total)
+                rows = [{"member": m, **row} for m in labels if m in histories for row in histories[m].rows()]
+                write_history_csv(layout.history, rows)
+                artifacts.update_training_progress(progress, next(finished), total)
             best = " (best so far)" if history.best_epoch == record.epoch else ""
             logger.info(f"{label} epoch {record.epoch}/{params.epochs}: train loss {record.train_loss:.4f} "
                         f"accuracy {record.train_accuracy:.2%}, validation loss {record.val_loss:.4f} "
@@ -336,10 +337,9 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
     with blas_threads(training_blas_threads(len(members) * beside)), ThreadPoolExecutor(len(members)) as pool:
         futures = [pool.submit(contextvars.copy_context().run, fit_member, k, view) for k, view in members]
         best_epochs = [future.result().best_epoch for future in futures]
-    bests = [load_checkpoint(layout.member_checkpoints(member_label(k, view)) / "best.npz")
-             for k, view in members]
+    bests = [load_checkpoint(layout.member_checkpoints(label) / "best.npz") for label in labels]
     metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape) | {
-        "run_name": layout.name, "data_source": data_source, "best_epochs": best_epochs}
+        "run_name": layout.name, "data_source": data_source}
     save_checkpoint(layout.best, bests[0].model, members=[b.model for b in bests[1:]], metadata=metadata,
                     train_config=bests[0].train_config, metrics={"best_epochs": best_epochs})
     logger.info(f"Ensemble of {len(members)}: {layout.best}")
