@@ -214,7 +214,7 @@ def augmentation_png(originals: np.ndarray, variants: np.ndarray, image_shape: t
                               va="center")
                 for spine in ax.spines.values():
                     spine.set(color="tab:blue", linewidth=2)
-    fig.suptitle("Each training image (left) and what the model trained on in some epochs", fontsize=9,
+    fig.suptitle("Training images (framed in blue) and what augmentation makes of them", fontsize=9,
                  y=1 - 0.05 / size[1], va="top")
     return _png(fig)
 
