@@ -53,26 +53,27 @@ def main(root: Path, repeat: int, epochs: int) -> None:
         ds = io.read_dataset(io.ingest(root, Path(tmp) / "data.parquet").path)
     rows = np.random.default_rng(0).permutation(len(ds))[:N_TRAIN]
     X, y, shape = ds.X[rows], ds.y[rows], ds.image_shape
-    norm = fit_normalizer(X)
+    norm, framed_norm = fit_normalizer(X), fit_normalizer(frame(X, shape))  # a normaliser per view
     rng = np.random.default_rng(1)
     inputs = norm.transform(X)
     config = TrainConfig(epochs=1, optimizer="adamw", batch_size=64, progress=False)
 
-    def augment(view: Callable[[np.ndarray], np.ndarray]):
-        return lambda X, rng: norm.transform(view(distort(X, shape, rng)))
+    def augment(view: Callable[[np.ndarray], np.ndarray], normaliser):
+        return lambda X, rng: normaliser.transform(view(distort(X, shape, rng)))
 
     def make_epochs(raw_and_framed: bool) -> None:
         distorted = distort(X, shape, rng, Distortion())
         norm.transform(distorted)
         if raw_and_framed:
-            norm.transform(frame(distorted, shape))
+            framed_norm.transform(frame(distorted, shape))
 
     def train_one_epoch() -> None:
         with threadpool_limits(2):
             Trainer(config).fit(network(0), inputs, y)
 
     def two_networks(side_by_side: bool) -> None:
-        fits = [(network(k), augment(view)) for k, view in enumerate((np.asarray, lambda Z: frame(Z, shape)))]
+        views = [(np.asarray, norm), (lambda Z: frame(Z, shape), framed_norm)]
+        fits = [(network(k), augment(view, normaliser)) for k, (view, normaliser) in enumerate(views)]
         run_config = TrainConfig(epochs=epochs, optimizer="adamw", batch_size=64, progress=False)
 
         def fit(model, aug) -> None:

@@ -102,8 +102,9 @@ def evaluate_classifier(
     """Evaluate on raw validation pixels X (n, h*w) with labels y (n,) in [0, n_classes)."""
     if len(X) == 0:
         raise ValueError("the validation set is empty: nothing to evaluate")
-    loss, accuracy = classifier.evaluate(X, y)
-    predicted = classifier.predict(X)
+    proba = classifier.predict_proba(X)
+    loss, accuracy = classifier.score(proba, y)
+    predicted = proba.argmax(axis=1).astype(np.int64)
     cm = confusion_matrix(y, predicted, len(classifier.class_names))
     source = classifier.source if classifier.source is not None else Path()
     return Evaluation(source, tuple(best_epochs), float(loss), float(accuracy), cm, predicted, test)

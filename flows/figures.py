@@ -75,14 +75,16 @@ def class_labels(class_names: Sequence[str], display_names: Sequence[str]) -> La
     return Labels(tuple(class_names), FontProperties(family=_DEFAULT_FAMILY), note)
 
 
-def curves_png(history: Sequence[Mapping[str, float]], best_epochs: Mapping[str, int]) -> bytes:
+def curves_png(histories: Mapping[str, Sequence[Mapping[str, float]]],
+               best_epochs: Mapping[str, int]) -> bytes:
     """Loss and accuracy per epoch, train (dashed) and validation (solid), one colour per network of the
-    ensemble (rows carry "member"), each network's best epoch marked. 1000 x 400 pixels."""
-    members = list(best_epochs)
+    ensemble (`histories`: each network's rows by its name), each network's best epoch marked. 1000 x 400
+    pixels."""
+    members = list(histories)
     fig = Figure(figsize=CURVES_SIZE, dpi=DPI, layout="constrained")
     for ax, metric, title in zip(fig.subplots(1, 2), ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True):
         for colour, member in enumerate(members):
-            rows = [row for row in history if str(row.get("member", members[0])) == member]
+            rows = histories[member]
             epochs = [row["epoch"] for row in rows]
             name = f"{member} " if len(members) > 1 else ""
             for split, style in (("train", "--"), ("val", "-")):

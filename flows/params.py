@@ -75,7 +75,8 @@ class PipelineParams(BaseModel):
     members: tuple[View, ...] = Field(
         ("raw", "framed"), min_length=1, description="the networks of the ensemble, one per entry, each "
         "trained on its own view of the images: raw (as drawn) or framed (the character scaled and centred "
-        "into a box); the prediction is the mean of their probabilities; they train side by side, one a core",
+        "into a box, which undoes shifts and changes of size); the prediction is the mean of their "
+        "probabilities; they train side by side",
     )
     hidden: tuple[PositiveInt, ...] = Field(
         (1024, 512), min_length=1, description="hidden layer sizes; input and output sizes come from the data"
@@ -115,7 +116,8 @@ class PipelineParams(BaseModel):
         description="distortion: each axis stretched by a factor in [1 - s, 1 + s]",
     )
     distort_shear: float = Field(
-        0.15, ge=0, lt=1, allow_inf_nan=False, description="distortion: horizontal shear factor, ±"
+        0.15, ge=0, lt=1, allow_inf_nan=False,
+        description="distortion: slope that horizontal strokes take on, ± (vertical strokes stay upright)",
     )
     distort_translate: float = Field(
         0.1, ge=0, lt=1, allow_inf_nan=False,

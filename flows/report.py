@@ -114,12 +114,11 @@ class ReportData:
             missing = [k for k in HISTORY_KEYS if k not in row]
             if missing:
                 raise ValueError(f"history row {dict(row)} lacks {missing}; rows need {list(HISTORY_KEYS)}")
-        members = list(dict.fromkeys(member_of(row) for row in self.history))
-        if sorted(self.best_epochs) != sorted(members):
+        if sorted(self.best_epochs) != sorted(self.members):
             raise ValueError(f"best_epochs names {sorted(self.best_epochs)}; the history's networks are "
-                             f"{members}")
+                             f"{self.members}")
         for member, epoch in self.best_epochs.items():
-            epochs = [row["epoch"] for row in self.history if member_of(row) == member]
+            epochs = [row["epoch"] for row in self.rows_of(member)]
             if epoch not in epochs:
                 raise ValueError(f"best epoch {epoch} of {member} is not in its history's epochs {epochs}")
         n = len(self.class_names)
@@ -157,10 +156,14 @@ class ReportData:
         """The networks' names, in the order of the history."""
         return list(dict.fromkeys(member_of(row) for row in self.history))
 
+    def rows_of(self, member: str) -> list[Mapping[str, Any]]:
+        """The history rows of one network, in epoch order."""
+        return [row for row in self.history if member_of(row) == member]
+
     @property
     def best(self) -> dict[str, Mapping[str, Any]]:
         """Each network's history row of its best epoch, by member name."""
-        return {m: next(row for row in self.history if member_of(row) == m and row["epoch"] == epoch)
+        return {m: next(row for row in self.rows_of(m) if row["epoch"] == epoch)
                 for m, epoch in self.best_epochs.items()}
 
 
@@ -201,7 +204,7 @@ def render_figures(data: ReportData) -> dict[str, bytes]:
     """The report's figures as PNG bytes by name: curves, confusion, per_class and (if any) misclassified."""
     labels = fig.class_labels(data.class_names, data.display_names)
     pngs = {
-        "curves": fig.curves_png(data.history, data.best_epochs),
+        "curves": fig.curves_png({m: data.rows_of(m) for m in data.members}, data.best_epochs),
         "confusion": fig.confusion_png(data.confusion, labels),
         "per_class": fig.per_class_png(per_class_accuracy(data.confusion), labels),
     }

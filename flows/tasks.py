@@ -87,6 +87,13 @@ def member_label(k: int, view: str) -> str:
     return f"{k + 1}-{view}"
 
 
+def member_seed(seed: int, k: int) -> int:
+    """The seed of network k's initial weights, shuffling, dropout and distortions: --seed itself for the
+    first, and for the others one derived from (seed, k), so that no network of one run shares its random
+    streams with a network of a run with another --seed (seed + k would)."""
+    return seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+
+
 # Each random stage draws from its own stream of --seed, so changing one stage never changes another's draws.
 STREAMS = {"split": 0, "shuffle": 1, "examples": 2}
 
@@ -114,8 +121,8 @@ def distortion(params: PipelineParams) -> Distortion:
 
 
 def train_config(params: PipelineParams, checkpoint_dir: Path, seed: int | None = None) -> TrainConfig:
-    """The Trainer's configuration for `params` (with another `seed`, for the ensemble's other networks);
-    the tqdm bar shows only on a terminal."""
+    """The Trainer's configuration for `params` (with another `seed`, for the ensemble's other networks:
+    `member_seed`); the tqdm bar shows only on a terminal."""
     return TrainConfig(
         epochs=params.epochs, batch_size=params.batch_size, optimizer=params.optimizer, lr=params.lr,
         schedule=params.schedule, warmup_epochs=params.warmup_epochs, label_smoothing=params.label_smoothing,
@@ -142,8 +149,11 @@ def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
     if params.augment == "shift":
         shifted, _ = T.shift_augment(originals, labels, image_shape)
         variants = shifted.reshape(-1, len(first), shifted.shape[1]).swapaxes(0, 1)[:, 1:]
-        return TrainingExamples(originals, labels, variants, "Each training image was also used shifted by "
-                                "one pixel up, down, left and right (the seed design's augmentation).")
+        framed = (" The framed network frames each copy again, so its copies differ little."
+                  if "framed" in params.members else "")
+        text = ("Each training image was also used shifted by one pixel up, down, left and right (the seed "
+                "design's augmentation)." + framed)
+        return TrainingExamples(originals, labels, variants, text)
     d, rng = distortion(params), stage_rng(params.seed, "examples")
     variants = np.stack([distort(originals, image_shape, rng, d) for _ in range(n_variants)], axis=1)
     elastic = (f", elastic displacements (alpha {d.elastic_alpha:g}, sigma {d.elastic_sigma:g} pixels)"
@@ -151,7 +161,10 @@ def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
     text = (f"Every epoch trained on fresh random distortions of the {len(X)} training images: rotation up "
             f"to ±{d.rotate:g}°, each axis scaled by {1 - d.scale:g}–{1 + d.scale:g}, shear up to "
             f"±{d.shear:g} and a shift of up to {d.translate:.0%} of the size{elastic}. Below, "
-            f"{n_variants} such draws of one image of each class.")
+            f"{n_variants} such draws of one image of each class"
+            + (", as the raw network saw them (the framed network saw each framed: centred and scaled into "
+               "its box, without the shift and the overall change of size)." if "framed" in params.members
+               else "."))
     return TrainingExamples(originals, labels, variants, text)
 
 
@@ -278,10 +291,13 @@ def shuffle_training_set(layout: RunLayout, shuffle: bool, seed: int) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def train_model(layout: RunLayout, params: PipelineParams, data_source: str, beside: int = 1) -> Path:
+def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
+                share_cores: bool = True) -> Path:
     """Train the ensemble's networks side by side, each on its own view with per-epoch validation; write each
     one's checkpoints, history.csv (a row per network and epoch) and the ensemble, checkpoints/best.npz.
-    `beside`: how many such trainings share the machine (a sweep's), to share the BLAS threads out."""
+    `share_cores`: give each network its share of the cores' BLAS threads (`training_blas_threads`) for the
+    stage; False leaves the threads as the caller set them (a sweep, training several configurations at
+    once, sets them once for all). If one network fails, the others stop at the end of their epoch."""
     logger = get_run_logger()
     train, val = io.load_arrays(layout.train_data), io.load_arrays(layout.val_data)
     normalizers = read_normalizers(layout)
@@ -292,13 +308,15 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
     labels = [member_label(k, view) for k, view in members]
     total = params.epochs * len(members)
     progress = artifacts.start_training_progress(layout.name, total)
-    lock, histories, finished = threading.Lock(), {}, itertools.count(1)
+    lock, histories, finished, stop = threading.Lock(), {}, itertools.count(1), threading.Event()
+    threads = training_blas_threads(len(members)) if share_cores else None
     logger.info(f"Training {len(members)} network(s) {sizes} ({', '.join(params.members)} view) side by "
-                f"side on {len(train['X'])} images for {params.epochs} epochs")
+                f"side on {len(train['X'])} images for {params.epochs} epochs"
+                + (f", {threads} BLAS thread(s) each" if threads else ""))
 
     def fit_member(k: int, view: str) -> History:
-        normalizer, label = normalizers[view], member_label(k, view)
-        model = MLP(sizes, activation=params.activation, dropout=params.dropout, seed=params.seed + k)
+        normalizer, label, seed = normalizers[view], member_label(k, view), member_seed(params.seed, k)
+        model = MLP(sizes, activation=params.activation, dropout=params.dropout, seed=seed)
         augment = None
         if params.augment == "distort":
             X_train = train["X"]
@@ -307,6 +325,8 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
             X_train = normalizer.transform(apply_view(view, train["X"], shape))
 
         def after_epoch(record: EpochRecord, history: History) -> None:
+            if stop.is_set():
+                raise RuntimeError(f"{label} stopped after epoch {record.epoch}: another network failed")
             with lock:
                 histories[label] = history
                 rows = [{"member": m, **row} for m in labels if m in histories for row in histories[m].rows()]
@@ -320,10 +340,14 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
 
         metadata = classifier_metadata([(view, normalizer)], *names, shape) | {
             "run_name": layout.name, "data_source": data_source}
-        config = train_config(params, layout.member_checkpoints(label), seed=params.seed + k)
-        history = Trainer(config, [after_epoch]).fit(
-            model, X_train, train["y"], normalizer.transform(apply_view(view, val["X"], shape)), val["y"],
-            augment=augment, metadata=metadata)
+        config = train_config(params, layout.member_checkpoints(label), seed=seed)
+        try:
+            history = Trainer(config, [after_epoch]).fit(
+                model, X_train, train["y"], normalizer.transform(apply_view(view, val["X"], shape)), val["y"],
+                augment=augment, metadata=metadata)
+        except BaseException:
+            stop.set()
+            raise
         best = history.best
         logger.info(f"{label}: best epoch {best.epoch}, validation accuracy {best.val_accuracy:.2%}, loss "
                     f"{best.val_loss:.4f}")
@@ -334,14 +358,18 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
                         "time)")
         return history
 
-    with blas_threads(training_blas_threads(len(members) * beside)), ThreadPoolExecutor(len(members)) as pool:
+    with blas_threads(threads), ThreadPoolExecutor(len(members)) as pool:
         futures = [pool.submit(contextvars.copy_context().run, fit_member, k, view) for k, view in members]
-        best_epochs = [future.result().best_epoch for future in futures]
+        try:
+            epochs = [future.result().best_epoch for future in futures]
+        except BaseException:  # e.g. Ctrl-C here: the networks stop at the end of their epoch
+            stop.set()
+            raise
     bests = [load_checkpoint(layout.member_checkpoints(label) / "best.npz") for label in labels]
     metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape) | {
         "run_name": layout.name, "data_source": data_source}
     save_checkpoint(layout.best, bests[0].model, members=[b.model for b in bests[1:]], metadata=metadata,
-                    train_config=bests[0].train_config, metrics={"best_epochs": best_epochs})
+                    train_config=bests[0].train_config, metrics={"best_epochs": epochs})
     logger.info(f"Ensemble of {len(members)}: {layout.best}")
     return layout.best
 
@@ -349,7 +377,8 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str, bes
 @task(cache_policy=NO_CACHE)
 def evaluate_model(layout: RunLayout) -> Evaluation:
     """Measure the best checkpoint on the validation set (metrics.json); predict test/ images if any."""
-    classifier = Classifier.from_checkpoint(layout.best)
+    checkpoint = load_checkpoint(layout.best)
+    classifier = Classifier.from_loaded(checkpoint, layout.best)
     ds = io.read_dataset(layout.dataset)
     test_rows = np.flatnonzero(ds.split == "test")
     test = None
@@ -360,8 +389,7 @@ def evaluate_model(layout: RunLayout) -> Evaluation:
         write_predictions_csv(layout.test_predictions, rows)
         get_run_logger().info(f"Predicted {test.n} test images: {layout.test_predictions}")
     val = io.load_arrays(layout.val_data)
-    best_epochs = load_checkpoint(layout.best).metrics["best_epochs"]
-    evaluation = evaluate_classifier(classifier, val["X"], val["y"], best_epochs, test)
+    evaluation = evaluate_classifier(classifier, val["X"], val["y"], checkpoint.metrics["best_epochs"], test)
     evaluation.save(layout.metrics)
     get_run_logger().info(f"Validation, {describe_epochs(evaluation.best_epochs)}: accuracy "
                           f"{evaluation.accuracy:.2%}, cross-entropy {evaluation.loss:.4f} (without label "
@@ -386,9 +414,10 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
     ds = io.read_dataset(layout.dataset)
     train = io.load_arrays(layout.split)["train"]
     examples = training_examples(ds.X[train], ds.y[train], ds.image_shape, PipelineParams(**params))
+    history = read_history_csv(layout.history)
     data = ReportData(
-        run_name=layout.name, config=config, history=read_history_csv(layout.history),
-        best_epochs=best_epochs(read_history_csv(layout.history), evaluation.best_epochs),
+        run_name=layout.name, config=config, history=history,
+        best_epochs=best_epochs(history, evaluation.best_epochs),
         class_names=meta["class_names"],
         display_names=meta["display_names"], confusion=evaluation.confusion,
         misclassified=val["X"][wrong], image_shape=tuple(meta["image_shape"]),

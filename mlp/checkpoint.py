@@ -73,8 +73,9 @@ def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = Non
 
     metadata, metrics, train_config, rng_state and history must be JSON-able (TypeError otherwise, raised
     before anything is written). optimizer_state is `Optimizer.state_dict()` output; `arrays` are extra named
-    arrays returned as `Checkpoint.arrays`; `members` are further models saved whole beside `model` (an
-    ensemble), returned as `Checkpoint.members`. Object arrays are refused: nothing is ever pickled.
+    arrays returned as `Checkpoint.arrays`; `members` are further models (an ensemble) saved beside
+    `model`, their weights and buffers but not their dropout generators (train each from its own checkpoint),
+    returned as `Checkpoint.members`. Object arrays are refused: nothing is ever pickled.
     """
     out: dict[str, np.ndarray] = {}
     for prefix, m in [("", model), *((f"members/{i}/", m) for i, m in enumerate(members))]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlp.checkpoint import load_checkpoint
+from mlp.checkpoint import Checkpoint, load_checkpoint
 from mlp.data.transforms import Normalizer
 from mlp.data.views import VIEWS, apply_view
 from mlp.model import MLP
@@ -73,15 +73,20 @@ class Classifier:
                                  f"({member.normalizer.n_features}) must both equal {self.image_shape} = "
                                  f"{n_pixels}")
             if not len(self.class_names) == len(self.display_names) == member.model.n_out:
-                raise ValueError(f"{len(self.class_names)} class names and {len(self.display_names)} display "
-                                 f"names for a model with {member.model.n_out} outputs")
+                raise ValueError(f"member {k}: {len(self.class_names)} class names and "
+                                 f"{len(self.display_names)} display names for a model with "
+                                 f"{member.model.n_out} outputs")
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Classifier:
         """Load a checkpoint written with `classifier_metadata`; a checkpoint without it raises ValueError
         naming the file and the missing keys. Checkpoints from before ensembles (one network, metadata
         "normalizer") load as one member with the raw view."""
-        ckpt = load_checkpoint(path)
+        return cls.from_loaded(load_checkpoint(path), path)
+
+    @classmethod
+    def from_loaded(cls, ckpt: Checkpoint, path: str | Path) -> Classifier:
+        """`from_checkpoint` for a checkpoint already loaded from `path`."""
         meta = dict(ckpt.metadata)
         if "normalizer" in meta and "members" not in meta:
             meta["members"] = [{"view": "raw", "normalizer": meta["normalizer"]}]
@@ -116,11 +121,19 @@ class Classifier:
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Mean cross-entropy of the predicted probabilities and accuracy on raw pixels X (n, h*w), labels
-        y (n,)."""
+        y (n,) in [0, n_classes)."""
+        return self.score(self.predict_proba(X), y)
+
+    def score(self, proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of probabilities (n, n_classes) from `predict_proba` against
+        labels y (n,); labels that are not class indices raise ValueError."""
         y = np.asarray(y)
-        proba = self.predict_proba(X)
         if y.shape != (len(proba),):
             raise ValueError(f"y must have shape ({len(proba)},), got {y.shape}")
+        n_classes = len(self.class_names)
+        if y.dtype.kind not in "iu" or (y.size and not 0 <= y.min() <= y.max() < n_classes):
+            raise ValueError(f"labels must be integers in [0, {n_classes}), got {y.dtype} values from "
+                             f"{y.min() if y.size else '-'} to {y.max() if y.size else '-'}")
         picked = proba[np.arange(len(y)), y].astype(np.float64)
         loss = float(-np.log(np.maximum(picked, np.finfo(np.float32).tiny)).mean())
         return loss, float(np.mean(proba.argmax(axis=1) == y))

@@ -126,8 +126,9 @@ class Trainer:
 
         `augment(X, rng)`, when given, makes each epoch's inputs from the training rows afresh (e.g. random
         distortions of raw pixels, then normalisation), with a generator seeded from (seed, epoch), one
-        epoch ahead in a background thread (`mlp.epoch_inputs`). X is then whatever augment takes, rows
-        matching y; resume compares X itself, not what augment makes of it.
+        epoch ahead in a background thread (`mlp.epoch_inputs`). X is then what augment takes (still checked
+        as the model's finite (n, n_in) inputs, e.g. raw pixels), rows matching y, and augment's output is
+        checked the same way; resume compares X itself, not what augment makes of it.
         """
         cfg = self.config
         loss_fn = get_loss(cfg.loss, cfg.label_smoothing)

@@ -80,6 +80,18 @@ def test_no_distortion_is_the_identity():
     np.testing.assert_array_equal(distort(X, SHAPE, np.random.default_rng(0), still), X.astype(np.float32))
 
 
+def test_shear_tilts_horizontal_strokes_and_keeps_vertical_ones_upright():
+    h, w = 21, 21
+    strokes = np.full((2, h, w), 255, np.uint8)
+    strokes[0, 10, 3:18] = 0  # a horizontal stroke through the centre
+    strokes[1, 3:18, 10] = 0  # a vertical one
+    sheared = Distortion(rotate=0, scale=0, shear=0.5, translate=0)  # drawn in [-0.5, 0.5]
+    out = distort(strokes.reshape(2, -1), (h, w), np.random.default_rng(2), sheared).reshape(2, h, w)
+    ink_row = [np.argmin(out[0, :, c]) for c in (4, 16)]  # where the horizontal stroke lies, left and right
+    assert abs(ink_row[0] - ink_row[1]) >= 2  # it now rises or falls across the image
+    assert (out[1, :, 10] < 128).sum() >= 13 and (out[1, :, [8, 12]] < 128).sum() == 0  # still upright
+
+
 def test_outside_the_image_is_each_images_border_background_or_fill():
     X = images(2)
     X[1] = 255 - X[1]  # the second image on black
@@ -121,5 +133,5 @@ def test_bad_input():
 def test_to_dict_round_trip():
     d = Distortion(rotate=12.5, elastic_alpha=20)
     assert Distortion.from_dict(d.to_dict()) == d
-    with pytest.raises(ValueError, match="unknown Distortion fields"):
+    with pytest.raises(ValueError, match=r"unknown Distortion fields.*valid: rotate, scale"):
         Distortion.from_dict({"angle": 3})

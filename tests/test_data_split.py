@@ -154,6 +154,8 @@ def test_group_keys_from_paths():
     assert group_keys(paths[2:], r"^[^/_]+").tolist() == ["alice", "sub"]  # no group: the whole match
     with pytest.raises(ValueError, match=r"does not match 'train/1/17.bmp' \(searched in '17.bmp'\)"):
         group_keys(paths, r"(\w+?)_")
+    with pytest.raises(ValueError, match=r"matches 'train/1/17.bmp' without its first group taking part"):
+        group_keys(paths, r"(\w+?)_|\d+")  # the alternative without the group matched
     with pytest.raises(ValueError, match="nor a valid regular expression"):
         group_keys(paths, "(unclosed")
 

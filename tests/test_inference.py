@@ -79,6 +79,9 @@ def test_an_ensemble_averages_its_members_each_through_its_own_view(tmp_path):
     loss, accuracy = clf.evaluate(X_new, y_new)
     assert loss == pytest.approx(-np.log(expected[np.arange(40), y_new]).mean(), rel=1e-5)
     assert accuracy == np.mean(expected.argmax(axis=1) == y_new)
+    for bad in (np.where(y_new == 1, -1, 0), y_new + 1, y_new.astype(float)):  # -1, 2, floats
+        with pytest.raises(ValueError, match=r"labels must be integers in \[0, 2\)"):
+            clf.evaluate(X_new, bad)
 
 
 def test_checkpoints_from_before_ensembles_load_as_one_raw_member(tmp_path):

@@ -27,7 +27,9 @@ class Distortion:
     """The ranges each image's distortion is drawn from, uniformly and independently per image.
 
     rotate: degrees, ±. scale: each axis is stretched by a factor in [1 − scale, 1 + scale]. shear: the
-    horizontal shear factor, ±. translate: a shift of up to this fraction of the height and of the width.
+    slope, ±, that horizontal strokes take on (each column moves up or down in proportion to its distance from
+    the centre; vertical strokes stay vertical), as handwritten horizontals rise or fall. translate: a shift
+    of up to this fraction of the height and of the width.
     elastic_alpha, elastic_sigma: Simard's elastic distortion, a field of uniform random displacements in
     [−1, 1] smoothed by a Gaussian of ``elastic_sigma`` pixels and scaled by ``elastic_alpha`` pixels (their
     paper: 34 and 4 on 28×28 digits); alpha 0 turns it off. All zero: the identity.
@@ -56,10 +58,11 @@ class Distortion:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Distortion:
-        """The inverse of ``to_dict``; unknown keys raise ValueError naming them."""
+        """The inverse of ``to_dict``; unknown keys raise ValueError naming them and the valid ones."""
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown Distortion fields {sorted(unknown)}")
+            raise ValueError(f"unknown Distortion fields {sorted(unknown)}; valid: "
+                             f"{', '.join(cls.__dataclass_fields__)}")
         return cls(**d)
 
 

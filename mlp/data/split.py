@@ -34,7 +34,8 @@ class Split:
 def stratified_split(y: np.ndarray, hashes: np.ndarray, *, val_fraction: float = 0.1,
                      rng: np.random.Generator, groups: np.ndarray | None = None) -> Split:
     """Seeded stratified split of n labelled rows, y (n,) int >= 0, hashes (n,) content hashes, and
-    optionally groups (n,) str keys that must not straddle the split (scikit-learn's GroupShuffleSplit).
+    optionally groups (n,) str keys that must not straddle the split (held out whole as by scikit-learn's
+    GroupShuffleSplit, and stratified as its StratifiedGroupKFold is).
 
     Byte-identical rows (equal hash) and, with ``groups``, rows of one group form units that land whole on
     one side; copies bridging two groups join them. Each class sends ``val_fraction * n_class`` rows
@@ -113,7 +114,7 @@ def group_keys(paths: np.ndarray, rule: str) -> np.ndarray | None:
     ``"none"``; ``"stem"``: the file name without extension (``train/3/17.bmp`` -> ``17``, so file 17 of
     every class is one group); otherwise a regular expression searched in ``<rest>``, the key being its
     first capturing group (or the whole match), e.g. ``^(\\w+)_`` groups ``alice_1.bmp`` with ``alice_2.bmp``.
-    A path the expression does not match raises ValueError naming it."""
+    A path the expression does not match, or matches without its first group, raises ValueError naming it."""
     if rule == "none":
         return None
     rest = [p.split("/", 2)[-1] for p in np.asarray(paths, str).tolist()]
@@ -123,9 +124,11 @@ def group_keys(paths: np.ndarray, rule: str) -> np.ndarray | None:
     keys = []
     for path, r in zip(np.asarray(paths, str).tolist(), rest, strict=True):
         match = pattern.search(r)
-        if match is None:
-            raise ValueError(f"grouping '{rule}' does not match {path!r} (searched in {r!r})")
-        keys.append(match.group(1) if pattern.groups else match.group(0))
+        key = None if match is None else match.group(1) if pattern.groups else match.group(0)
+        if key is None:
+            raise ValueError(f"grouping '{rule}' does not match {path!r} (searched in {r!r})" if match is None
+                             else f"grouping '{rule}' matches {path!r} without its first group taking part")
+        keys.append(key)
     return np.array(keys, str)
 
 

@@ -54,7 +54,7 @@ def test_figures_are_pngs_of_the_declared_size_and_draw_every_glyph():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
         pngs = {
-            "curves": figures.curves_png(HISTORY, best_epochs={"1": 2}),
+            "curves": figures.curves_png({"1": HISTORY}, best_epochs={"1": 2}),
             "confusion": figures.confusion_png(CONFUSION, labels),
             "per_class": figures.per_class_png(np.array([5 / 6, 1.0, np.nan]), labels),
             "misclassified": figures.misclassified_png(

@@ -41,7 +41,7 @@ ROWS = [
 
 
 def test_each_variant_changes_its_own_fields_of_the_base():
-    base = PipelineParams(epochs=5, lr=0.01)
+    base = PipelineParams(epochs=5, lr=0.01, val_fraction=0.2)
     configs = configurations(base, list(VARIANTS))
     assert list(configs) == list(VARIANTS)
     assert configs["default"] == base
@@ -54,7 +54,8 @@ def test_each_variant_changes_its_own_fields_of_the_base():
         assert all(getattr(params, k) == v for k, v in VARIANTS[name].items()), name
     seed = configs["seed-plain"]
     assert (seed.hidden, seed.members, seed.augment, seed.epochs) == ((500,), ("raw",), "none", 30)
-    assert seed.lr == 0.01  # what a variant does not change comes from the base
+    assert (seed.lr, seed.batch_size) == (1e-3, 64)  # pinned: the seed design's, whatever the base says
+    assert seed.val_fraction == 0.2  # what a variant does not change comes from the base
 
 
 def test_studies_expand_to_their_variants_in_order():

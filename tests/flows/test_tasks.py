@@ -17,6 +17,7 @@ from flows.tasks import (
     augment_training_set,
     fit_normalization,
     ingest_images,
+    member_seed,
     prepare_data,
     shuffle_training_set,
     split_data,
@@ -172,3 +173,9 @@ def test_train_config_follows_the_parameters(tmp_path):
     assert (config.optimizer, config.lr, config.epochs, config.batch_size) == ("sgd", 0.05, 7, 32)
     assert (config.schedule, config.label_smoothing, config.shuffle, config.seed) == ("step", 0.0, False, 9)
     assert config.checkpoint_dir == tmp_path / "checkpoints" and config.monitor == "val_loss"
+
+
+def test_no_network_shares_its_seed_with_a_network_of_another_run():
+    seeds = [member_seed(seed, k) for seed in range(50) for k in range(4)]
+    assert len(set(seeds)) == len(seeds)  # seed + k would give network 2 of --seed 0 the seed of --seed 1
+    assert member_seed(7, 0) == 7 and member_seed(7, 1) != 8  # the first keeps --seed itself
