@@ -33,12 +33,14 @@ Schedule = Literal["constant", "step", "cosine"]
 Normalization = Literal["per_pixel", "global", "unit"]
 Augmentation = Literal["distort", "shift", "none"]
 View = Literal["raw", "framed"]
+TestTime = Literal["shifts", "none"]
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 AUGMENTATIONS: tuple[str, ...] = get_args(Augmentation)
 VIEWS: tuple[str, ...] = get_args(View)
+TEST_TIMES: tuple[str, ...] = get_args(TestTime)
 
 
 def _holds_class_folders(path: Path) -> Path:
@@ -129,6 +131,10 @@ class PipelineParams(BaseModel):
     )
     distort_sigma: float = Field(
         4.0, gt=0, allow_inf_nan=False, description="distortion: smoothness of the elastic field in pixels",
+    )
+    test_time: TestTime = Field(
+        "shifts", description="test-time augmentation, saved with the model: shifts (predict each image as "
+        "drawn and moved one pixel up, down, left and right, and average) or none",
     )
     shuffle: bool = Field(True, description="shuffle the training set, and again every epoch")
     val_fraction: float = Field(

@@ -86,6 +86,7 @@ class ReportData:
     class indices (m,). class_names are the folder names, display_names what people read (博, 学, ...).
     loss_name: what the history's losses are, in words (e.g. "cross-entropy with label smoothing 0.1"), if
     worth saying. examples: what the training images looked like after augmentation, if there was any.
+    test_time: the classifier's test-time augmentation (a name in `mlp.inference.TEST_TIME`).
     """
 
     run_name: str
@@ -104,6 +105,7 @@ class ReportData:
     versions: Mapping[str, str] = field(default_factory=library_versions)
     loss_name: str = ""
     examples: TrainingExamples | None = None
+    test_time: str = "none"
 
     def __post_init__(self) -> None:
         if not self.run_name:
@@ -224,6 +226,8 @@ def report_blocks(data: ReportData, figure_names: Sequence[str]) -> list[Block]:
     n_val = int(data.confusion.sum())
     blocks: list[Block] = [Heading(1, f"Training report: {data.run_name}"), Heading(2, "Best epoch")]
     losses = f" Losses are {data.loss_name}." if data.loss_name else ""
+    accuracy = np.trace(data.confusion) / n_val if n_val else None
+    shifts = data.test_time == "shifts"
     if len(data.best) == 1:
         (member, best), = data.best.items()
         n_epochs = sum(member_of(row) == member for row in data.history)
@@ -231,14 +235,17 @@ def report_blocks(data: ReportData, figure_names: Sequence[str]) -> list[Block]:
             f"Best epoch {best['epoch']} of {n_epochs}: validation accuracy "
             f"{_percent(best['val_accuracy'])} on {n_val} images (loss {best['val_loss']:.4f}); "
             f"training accuracy {_percent(best['train_accuracy'])} (loss {best['train_loss']:.4f})."
+            + (f" Predicting each image as drawn and shifted by one pixel up, down, left and right, and "
+               f"averaging, the model classifies {_percent(accuracy)} correctly." if shifts else "")
             + losses))
         blocks.append(Table(["metric", "value"], [[k, _plain(v)] for k, v in best.items()]))
     else:
-        accuracy = np.trace(data.confusion) / n_val if n_val else None
+        over = " over each image and its four one-pixel shifts" if shifts else ""
         blocks.append(Text(
             f"An ensemble of {len(data.best)} networks, each trained on its own view of the images and kept "
-            f"at its best epoch; their mean probabilities classify {_percent(accuracy)} of the {n_val} "
-            "validation images correctly. Each network alone, at its best epoch:" + losses))
+            f"at its best epoch; their mean probabilities{over} classify {_percent(accuracy)} of the {n_val} "
+            "validation images correctly. Each network alone, at its best epoch, each image as drawn:"
+            + losses))
         keys = [k for k in next(iter(data.best.values())) if k != "member"]
         blocks.append(Table(["network", *keys], [[m, *(_plain(row[k]) for k in keys)]
                                                  for m, row in data.best.items()]))

@@ -66,7 +66,7 @@ SEED_DESIGN: dict[str, Any] = {
     "members": ("raw",), "hidden": (500,), "activation": "relu", "optimizer": "adam", "lr": 1e-3,
     "batch_size": 64, "schedule": "constant", "warmup_epochs": 0,
     "epochs": 30, "normalization": "unit", "shuffle": False, "dropout": 0.0, "label_smoothing": 0.0,
-    "augment": "none",
+    "augment": "none", "test_time": "none",
 }
 SEED_NORMALISED = SEED_DESIGN | {"shuffle": True, "normalization": "per_pixel", "dropout": 0.2}
 # The first edition's default: the seed's normalised net with cosine decay, label smoothing and shifts.
@@ -88,6 +88,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "framed-only": {"members": ("framed",)},
     "four-networks": {"members": ("raw", "framed", "raw", "framed")},
     "elastic": {"distort_elastic": 34.0},  # Simard's elastic distortions on top of the affine ones
+    "no-test-time": {"test_time": "none"},  # predict each image as drawn only
     "seed-plain": SEED_DESIGN,
     "seed-shuffle": SEED_DESIGN | {"shuffle": True},
     "seed-normalised": SEED_NORMALISED,
@@ -103,6 +104,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "first-edition": FIRST_EDITION,
     "first-edition-distorted": FIRST_EDITION | {"augment": "distort"},
     "first-edition-distorted-100": FIRST_EDITION | {"augment": "distort", "epochs": 100},
+    "new-network": {"members": ("raw",), "test_time": "none"},  # the default's network alone, as drawn
 }
 # Variants made of several changes, described in words (the others list their changes).
 DESCRIPTIONS = {
@@ -118,17 +120,20 @@ DESCRIPTIONS = {
                      "one-pixel shifts",
     "first-edition-distorted": "first-edition with fresh random distortions every epoch instead of shifts",
     "first-edition-distorted-100": "first-edition-distorted for 100 epochs",
+    "new-network": "the default's network alone ([n, 1024, 512, n], AdamW with warm-up) on the raw view, "
+                   "each image predicted as drawn",
+    "no-test-time": "the default's two networks, each image predicted as drawn only",
 }
 # Named groups of variants, accepted by --configs beside single names.
 STUDIES: dict[str, tuple[str, ...]] = {
     "one-change": ("default", "hidden-100", "hidden-512-256", "batch-16", "batch-256", "no-normalisation",
                    "no-dropout", "no-augment", "shift-augment", "no-shuffle", "raw-only", "framed-only",
-                   "four-networks", "elastic"),
+                   "four-networks", "elastic", "no-test-time"),
     "seed-ladder": ("seed-plain", "seed-shuffle", "seed-normalised", "seed-batch-full", "seed-batch-16",
                     "seed-batch-8", "seed-batch-1"),
     "seed-architectures": ("seed-256", "seed-64", "seed-128-128", "seed-512-512", "seed-512-512-512"),
-    "additions": ("first-edition", "first-edition-distorted", "first-edition-distorted-100", "raw-only",
-                  "framed-only", "default"),
+    "additions": ("first-edition", "first-edition-distorted", "first-edition-distorted-100", "new-network",
+                  "no-test-time", "default"),
 }
 COLUMNS = ("config", "changes", "val_accuracy", "val_loss", "best_epochs", "train_images", "seconds")
 

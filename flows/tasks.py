@@ -366,8 +366,8 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
             stop.set()
             raise
     bests = [load_checkpoint(layout.member_checkpoints(label) / "best.npz") for label in labels]
-    metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape) | {
-        "run_name": layout.name, "data_source": data_source}
+    metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape,
+                                   params.test_time) | {"run_name": layout.name, "data_source": data_source}
     save_checkpoint(layout.best, bests[0].model, members=[b.model for b in bests[1:]], metadata=metadata,
                     train_config=bests[0].train_config, metrics={"best_epochs": epochs})
     logger.info(f"Ensemble of {len(members)}: {layout.best}")
@@ -424,6 +424,7 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
         misclassified_true=val["y"][wrong], misclassified_pred=evaluation.predicted[wrong],
         quality=quality_summary(quality, ingest), stage_seconds=stage_seconds,
         loss_name=loss_name(checkpoint.train_config), examples=examples,
+        test_time=meta.get("test_time", "none"),
     )
     files = write_report(data, layout.root)
     artifacts.publish_report_artifacts(data, files)

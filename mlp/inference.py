@@ -2,25 +2,38 @@
 
 A classifier is one network or an ensemble of several, each a `Member`: the network, the view of the image
 it was trained on (`mlp.data.views`) and its fitted normaliser. Its prediction is the mean of the members'
-probabilities. The pipeline stores `classifier_metadata(...)` in every checkpoint, so prediction on new
+probabilities, each over the image's test-time variants (TEST_TIME: the image as drawn, or also shifted by a
+pixel each way). The pipeline stores `classifier_metadata(...)` in every checkpoint, so prediction on new
 images applies exactly the transforms the networks were trained with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mlp.checkpoint import Checkpoint, load_checkpoint
-from mlp.data.transforms import Normalizer
+from mlp.data.transforms import Normalizer, shifted
 from mlp.data.views import VIEWS, apply_view
 from mlp.model import MLP
 from mlp.registry import lookup
 
 REQUIRED_KEYS = ("class_names", "display_names", "image_shape", "members")
+
+
+def _as_drawn(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    return np.asarray(X)[None]
+
+
+# Test-time augmentation: name -> the variants of raw images X (n, h*w) as (k, n, h*w), whose predicted
+# probabilities are averaged. "shifts": as drawn and moved one pixel up, down, left and right.
+TEST_TIME: dict[str, Callable[[np.ndarray, tuple[int, int]], np.ndarray]] = {
+    "none": _as_drawn,
+    "shifts": shifted,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,15 +53,17 @@ class Member:
 
 
 def classifier_metadata(members: Sequence[tuple[str, Normalizer]], class_names, display_names,
-                        image_shape) -> dict:
+                        image_shape, test_time: str = "none") -> dict:
     """The JSON-able checkpoint metadata a `Classifier` needs: each network's (view, fitted normaliser), in
-    the order of the checkpoint's models (its model, then its members), the classes, their display names
-    and the image shape (h, w)."""
+    the order of the checkpoint's models (its model, then its members), the classes, their display names,
+    the image shape (h, w) and the test-time augmentation (a name in TEST_TIME)."""
+    lookup(TEST_TIME, test_time, "test-time augmentation")
     return {
         "class_names": list(class_names),
         "display_names": list(display_names),
         "image_shape": [int(s) for s in image_shape],
         "members": [{"view": view, "normalizer": normalizer.to_dict()} for view, normalizer in members],
+        "test_time": test_time,
     }
 
 
@@ -62,10 +77,12 @@ class Classifier:
     display_names: tuple[str, ...]
     image_shape: tuple[int, int]
     source: Path | None = None
+    test_time: str = "none"
 
     def __post_init__(self) -> None:
         if not self.members:
             raise ValueError("a classifier needs at least one member network")
+        lookup(TEST_TIME, self.test_time, "test-time augmentation")
         n_pixels = self.image_shape[0] * self.image_shape[1]
         for k, member in enumerate(self.members):
             if member.model.n_in != n_pixels or member.normalizer.n_features != n_pixels:
@@ -81,7 +98,8 @@ class Classifier:
     def from_checkpoint(cls, path: str | Path) -> Classifier:
         """Load a checkpoint written with `classifier_metadata`; a checkpoint without it raises ValueError
         naming the file and the missing keys. Checkpoints from before ensembles (one network, metadata
-        "normalizer") load as one member with the raw view."""
+        "normalizer") load as one member with the raw view; those from before test-time augmentation predict
+        each image as drawn."""
         return cls.from_loaded(load_checkpoint(path), path)
 
     @classmethod
@@ -102,7 +120,7 @@ class Classifier:
                         for model, m in zip(models, meta["members"], strict=True))
         return cls(members=members, class_names=tuple(meta["class_names"]),
                    display_names=tuple(meta["display_names"]), image_shape=tuple(meta["image_shape"]),
-                   source=Path(path))
+                   source=Path(path), test_time=meta.get("test_time", "none"))
 
     @property
     def views(self) -> tuple[str, ...]:
@@ -110,9 +128,10 @@ class Classifier:
         return tuple(m.view for m in self.members)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Raw pixels (n, h*w) -> (n, n_classes) class probabilities, the mean of the members'."""
-        X = np.asarray(X)
-        proba = [m.model.predict_proba(m.inputs(X, self.image_shape)) for m in self.members]
+        """Raw pixels (n, h*w) -> (n, n_classes) class probabilities: the mean over the members and over each
+        image's test-time variants."""
+        variants = TEST_TIME[self.test_time](np.asarray(X), self.image_shape)
+        proba = [m.model.predict_proba(m.inputs(v, self.image_shape)) for m in self.members for v in variants]
         return proba[0] if len(proba) == 1 else np.mean(proba, axis=0, dtype=np.float32)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

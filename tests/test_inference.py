@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlp import MLP, TrainConfig, Trainer, save_checkpoint
-from mlp.data.transforms import fit_normalizer
+from mlp.data.transforms import border_background, fit_normalizer
 from mlp.data.views import apply_view, frame
 from mlp.inference import Classifier, Member, classifier_metadata
 
@@ -90,6 +90,7 @@ def test_checkpoints_from_before_ensembles_load_as_one_raw_member(tmp_path):
               "normalizer": norm.to_dict()}
     clf = Classifier.from_checkpoint(save_checkpoint(tmp_path / "old.npz", MLP([16, 2]), metadata=legacy))
     assert clf.views == ("raw",) and clf.members[0].normalizer.to_dict() == norm.to_dict()
+    assert clf.test_time == "none"
 
 
 def test_a_checkpoint_must_describe_each_of_its_networks(tmp_path):
@@ -100,3 +101,32 @@ def test_a_checkpoint_must_describe_each_of_its_networks(tmp_path):
         Classifier.from_checkpoint(path)
     with pytest.raises(ValueError, match="unknown view 'mirrored'"):
         Member(MLP([16, 2]), norm, "mirrored")
+
+
+def test_test_time_shifts_average_each_network_over_the_image_and_its_four_one_pixel_shifts(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = _bars(rng, 200)
+    (raw, raw_norm), (framed, framed_norm) = _trained(X, y, "raw", 1), _trained(X, y, "framed", 2)
+    meta = classifier_metadata([("raw", raw_norm), ("framed", framed_norm)], ["top", "bottom"], ["上", "下"],
+                               (4, 4), test_time="shifts")
+    path = save_checkpoint(tmp_path / "t.npz", raw, members=[framed], metadata=meta)
+    clf = Classifier.from_checkpoint(path)
+    assert clf.test_time == "shifts"
+    X_new = _bars(rng, 30)[0]
+    images = X_new.reshape(-1, 4, 4)
+    background = border_background(X_new, (4, 4))[:, None, None]  # what moves in: each border's median
+    variants = [images]
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):  # up, down, left, right, by hand
+        moved = np.empty_like(images)
+        moved[...] = background
+        moved[:, max(dr, 0):4 + min(dr, 0), max(dc, 0):4 + min(dc, 0)] = \
+            images[:, max(-dr, 0):4 + min(-dr, 0), max(-dc, 0):4 + min(-dc, 0)]
+        variants.append(moved)
+    expected = np.mean([p for v in variants for p in (
+        raw.predict_proba(raw_norm.transform(v.reshape(-1, 16))),
+        framed.predict_proba(framed_norm.transform(frame(v.reshape(-1, 16), (4, 4)))))], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X_new), expected, rtol=1e-5)
+    as_drawn = Classifier(clf.members, clf.class_names, clf.display_names, clf.image_shape)
+    assert as_drawn.test_time == "none" and not np.allclose(as_drawn.predict_proba(X_new), expected)
+    with pytest.raises(ValueError, match=r"unknown test-time augmentation 'flips'.*none, shifts"):
+        classifier_metadata([("raw", raw_norm)], ["a", "b"], ["a", "b"], (4, 4), test_time="flips")

@@ -147,12 +147,20 @@ def shift_augment(
     diagonals if ``diagonal``): X (n, h*w) -> (5n or 9n, h*w), y (n,) -> (5n or 9n,), blocks in ``SHIFTS``
     order. Vacated pixels take ``fill`` (None: each image's border background), never wrapped around.
     Use on raw training pixels only, before normalising."""
-    X, y = _check_rows(X), np.asarray(y)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y has shape {y.shape}; expected ({len(X)},)")
+    blocks = shifted(X, image_shape, distance=distance, diagonal=diagonal, fill=fill)
+    return blocks.reshape(-1, blocks.shape[2]), np.tile(y, len(blocks))
+
+
+def shifted(X: np.ndarray, image_shape: tuple[int, int], *, distance: int = 1, diagonal: bool = False,
+            fill: int | None = None) -> np.ndarray:
+    """``shift_augment``'s images as blocks: X (n, h*w) -> (5 or 9, n, h*w), the originals first."""
+    X = _check_rows(X)
     h, w = image_shape
     if X.shape[1] != h * w:
         raise ValueError(f"X has {X.shape[1]} features; image_shape {image_shape} needs {h * w}")
-    if y.shape != (len(X),):
-        raise ValueError(f"y has shape {y.shape}; expected ({len(X)},)")
     is_int = isinstance(distance, (int, np.integer)) and not isinstance(distance, bool)
     if not (is_int and 1 <= distance < min(h, w)):
         raise ValueError(f"distance must be an int in [1, {min(h, w) - 1}] for {h}x{w} images: {distance!r}")
@@ -172,7 +180,7 @@ def shift_augment(
         rows_to, rows_from = slice(max(dr, 0), h + min(dr, 0)), slice(max(-dr, 0), h + min(-dr, 0))
         cols_to, cols_from = slice(max(dc, 0), w + min(dc, 0)), slice(max(-dc, 0), w + min(-dc, 0))
         block[:, rows_to, cols_to] = images[:, rows_from, cols_from]
-    return out.reshape(-1, h * w), np.tile(y, len(directions) + 1)
+    return out.reshape(len(out), -1, h * w)
 
 
 # ------------------------------------------------------------------------------------------------- shuffle

@@ -190,14 +190,16 @@ def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
     history, val = read_history_csv(layout.history), io.load_arrays(layout.val_data)
     ensemble = Classifier.from_checkpoint(layout.best)
     assert ensemble.views == ("raw", "framed") and len(metrics["best_epochs"]) == 2
-    # Each network's own checkpoint scores what its history says at its best epoch, through its own view;
-    # the ensemble's probabilities are their mean, and its accuracy is the run's.
+    assert ensemble.test_time == "shifts"
+    # Each network's own checkpoint scores what its history says at its best epoch, through its own view
+    # (each image as drawn); the ensemble's probabilities are their mean over each image and its four
+    # one-pixel shifts, and its accuracy is the run's.
     probabilities = []
     for member, epoch in zip(("1-raw", "2-framed"), metrics["best_epochs"], strict=True):
         network = Classifier.from_checkpoint(layout.member_checkpoints(member) / "best.npz")
         best = next(r for r in history if r["member"] == member and r["epoch"] == epoch)
         assert network.evaluate(val["X"], val["y"])[1] == pytest.approx(best["val_accuracy"])
-        probabilities.append(network.predict_proba(val["X"]))
+        probabilities.append(dataclasses.replace(network, test_time="shifts").predict_proba(val["X"]))
     np.testing.assert_allclose(ensemble.predict_proba(val["X"]), np.mean(probabilities, axis=0), rtol=1e-6)
     _, accuracy = ensemble.evaluate(val["X"], val["y"])
     assert result.val_accuracy == metrics["validation"]["accuracy"] == pytest.approx(accuracy)

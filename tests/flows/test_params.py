@@ -15,6 +15,8 @@ from flows.params import (
     NORMALIZATIONS,
     OPTIMIZERS,
     SCHEDULES,
+    TEST_TIMES,
+    VIEWS,
     PipelineParams,
     build_parser,
     flag,
@@ -24,6 +26,8 @@ from flows.params import (
 from flows.settings import ARTIFACTS_DIR
 from mlp.activations import ACTIVATIONS as LIBRARY_ACTIVATIONS
 from mlp.data.transforms import NORMALIZERS
+from mlp.data.views import VIEWS as LIBRARY_VIEWS
+from mlp.inference import TEST_TIME
 from mlp.optim import OPTIMIZERS as LIBRARY_OPTIMIZERS
 from mlp.optim import SCHEDULES as LIBRARY_SCHEDULES
 
@@ -191,6 +195,7 @@ def test_names_are_the_libraries_lists():
     assert OPTIMIZERS == ("sgd", "adam", "adamw")
     assert set(ACTIVATIONS) == set(LIBRARY_ACTIVATIONS) and set(OPTIMIZERS) == set(LIBRARY_OPTIMIZERS)
     assert set(SCHEDULES) == set(LIBRARY_SCHEDULES) and set(NORMALIZATIONS) == set(NORMALIZERS)
+    assert set(VIEWS) == set(LIBRARY_VIEWS) and set(TEST_TIMES) == set(TEST_TIME)
 
 
 def test_model_is_frozen_and_strict_about_names():

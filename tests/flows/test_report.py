@@ -100,6 +100,21 @@ def test_an_ensemble_reports_each_network_and_their_joint_accuracy():
             "epoch; their mean probabilities classify 90.00% of the 10 validation images correctly.") in md
     assert "| 1-raw | 2 | 0.5 | 0.8 | 0.6 | 0.9 |" in md and "| 2-framed | 3 | 0.3 | 0.9 | 0.7 | 0.8 |" in md
     assert [row["member"] for row in history_rows(data)] == ["1-raw"] * 3 + ["2-framed"] * 3
+    shifted = sample_report(history=history, best_epochs={"1-raw": 2, "2-framed": 3}, test_time="shifts")
+    md = render_markdown(shifted, {name: f"figures/{name}.png" for name in render_figures(shifted)})
+    assert ("their mean probabilities over each image and its four one-pixel shifts classify 90.00% of the "
+            "10 validation images correctly. Each network alone, at its best epoch, each image as "
+            "drawn:") in md
+
+
+def test_one_network_with_test_time_shifts_reports_both_accuracies():
+    # The history says 90% at the best epoch (each image as drawn); the shifted predictions got all 10 right.
+    data = sample_report(test_time="shifts", confusion=np.diag([6, 4, 0]), misclassified=digits_images(1)[:0],
+                         misclassified_true=np.array([], int), misclassified_pred=np.array([], int))
+    md = render_markdown(data, {name: f"figures/{name}.png" for name in render_figures(data)})
+    assert "Best epoch 2 of 3: validation accuracy 90.00% on 10 images" in md
+    assert ("Predicting each image as drawn and shifted by one pixel up, down, left and right, and "
+            "averaging, the model classifies 100.00% correctly.") in md
 
 
 def test_markdown_says_what_the_losses_are(data):
