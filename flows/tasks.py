@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,10 @@ def best_epochs(history: Sequence[dict], epochs: Sequence[int]) -> dict[str, int
 def member_label(k: int, view: str) -> str:
     """How a network of the ensemble is named in files and logs: ``1-raw``, ``2-framed``."""
     return f"{k + 1}-{view}"
+
+
+class StoppedByAnotherNetwork(RuntimeError):
+    """Raised in a network's training when another network of the ensemble has failed."""
 
 
 def member_seed(seed: int, k: int) -> int:
@@ -325,13 +329,14 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
             X_train = normalizer.transform(apply_view(view, train["X"], shape))
 
         def after_epoch(record: EpochRecord, history: History) -> None:
-            if stop.is_set():
-                raise RuntimeError(f"{label} stopped after epoch {record.epoch}: another network failed")
             with lock:
                 histories[label] = history
                 rows = [{"member": m, **row} for m in labels if m in histories for row in histories[m].rows()]
                 write_history_csv(layout.history, rows)
                 artifacts.update_training_progress(progress, next(finished), total)
+            if stop.is_set():  # its epoch is recorded above, its checkpoints were written before this call
+                raise StoppedByAnotherNetwork(f"{label} stopped after epoch {record.epoch}: another network "
+                                              "failed")
             best = " (best so far)" if history.best_epoch == record.epoch else ""
             logger.info(f"{label} epoch {record.epoch}/{params.epochs}: train loss {record.train_loss:.4f} "
                         f"accuracy {record.train_accuracy:.2%}, validation loss {record.val_loss:.4f} "
@@ -361,10 +366,14 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     with blas_threads(threads), ThreadPoolExecutor(len(members)) as pool:
         futures = [pool.submit(contextvars.copy_context().run, fit_member, k, view) for k, view in members]
         try:
-            epochs = [future.result().best_epoch for future in futures]
+            wait(futures)
         except BaseException:  # e.g. Ctrl-C here: the networks stop at the end of their epoch
             stop.set()
             raise
+    errors = [future.exception() for future in futures if future.exception() is not None]
+    if errors:  # the failure itself, not the networks it stopped
+        raise next((e for e in errors if not isinstance(e, StoppedByAnotherNetwork)), errors[0])
+    epochs = [future.result().best_epoch for future in futures]
     bests = [load_checkpoint(layout.member_checkpoints(label) / "best.npz") for label in labels]
     metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape,
                                    params.test_time) | {"run_name": layout.name, "data_source": data_source}
