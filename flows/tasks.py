@@ -51,22 +51,20 @@ from mlp.data.distort import Distortion, distort
 from mlp.data.quality import QualityReport
 from mlp.data.split import group_keys, stratified_split
 from mlp.data.views import apply_view
-from mlp.inference import Classifier, classifier_metadata
+from mlp.inference import Classifier, Member, classifier_metadata
 
 
 class DistortThenNormalise:
-    """The pipeline's augmentation for one network: raw training pixels -> fresh random distortions -> its
-    view -> normalised inputs; `seconds` adds up the time spent in it."""
+    """The pipeline's augmentation for one network: raw training pixels -> fresh random distortions -> the
+    member's inputs (its view, then its normaliser); `seconds` adds up the time spent in it."""
 
-    def __init__(self, image_shape, distortion: Distortion, view: str, normalizer: T.Normalizer) -> None:
-        self.image_shape, self.distortion = tuple(image_shape), distortion
-        self.view, self.normalizer = view, normalizer
+    def __init__(self, image_shape, distortion: Distortion, member: Member) -> None:
+        self.image_shape, self.distortion, self.member = tuple(image_shape), distortion, member
         self.seconds = 0.0
 
     def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         started = time.perf_counter()
-        distorted = distort(X, self.image_shape, rng, self.distortion)
-        out = self.normalizer.transform(apply_view(self.view, distorted, self.image_shape))
+        out = self.member.inputs(distort(X, self.image_shape, rng, self.distortion), self.image_shape)
         self.seconds += time.perf_counter() - started
         return out
 
@@ -151,8 +149,7 @@ def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
     first = np.unique(y, return_index=True)[1][:12]
     originals, labels = X[first], y[first]
     if params.augment == "shift":
-        shifted, _ = T.shift_augment(originals, labels, image_shape)
-        variants = shifted.reshape(-1, len(first), shifted.shape[1]).swapaxes(0, 1)[:, 1:]
+        variants = T.shifted(originals, image_shape).swapaxes(0, 1)[:, 1:]
         framed = (" The framed network frames each copy again, so its copies differ little."
                   if "framed" in params.members else "")
         text = ("Each training image was also used shifted by one pixel up, down, left and right (the seed "
@@ -321,12 +318,13 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     def fit_member(k: int, view: str) -> History:
         normalizer, label, seed = normalizers[view], member_label(k, view), member_seed(params.seed, k)
         model = MLP(sizes, activation=params.activation, dropout=params.dropout, seed=seed)
+        member = Member(model, normalizer, view)
         augment = None
         if params.augment == "distort":
             X_train = train["X"]
-            augment = DistortThenNormalise(shape, distortion(params), view, normalizer)
+            augment = DistortThenNormalise(shape, distortion(params), member)
         else:
-            X_train = normalizer.transform(apply_view(view, train["X"], shape))
+            X_train = member.inputs(train["X"], shape)
 
         def after_epoch(record: EpochRecord, history: History) -> None:
             with lock:
@@ -348,7 +346,7 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
         config = train_config(params, layout.member_checkpoints(label), seed=seed)
         try:
             history = Trainer(config, [after_epoch]).fit(
-                model, X_train, train["y"], normalizer.transform(apply_view(view, val["X"], shape)), val["y"],
+                model, X_train, train["y"], member.inputs(val["X"], shape), val["y"],
                 augment=augment, metadata=metadata)
         except BaseException:
             stop.set()
