@@ -9,7 +9,7 @@ Measured on hanzi12's training images (the 90% of a split, 6,048 of 28x28), each
   network the same with ``frame`` between the two.
 - ``--epochs`` epochs of the default ensemble, two networks [784, 1024, 512, 12] (AdamW, batch 64, dropout
   0.2), as the pipeline trains them: side by side in two threads on one BLAS thread each
-  (`flows.settings.training_blas_threads`), each making its next epoch's distortions in a background thread;
+  (`flows.environment.training_blas_threads`), each making its next epoch's distortions in a background thread;
   the same on inputs made once (no distortion: what the distortions cost the training); and the two with
   their distortions one after the other on two BLAS threads.
 
@@ -35,7 +35,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mlp import MLP, TrainConfig, Trainer
-from mlp.data import io
+from mlp.data import files
 from mlp.data.distort import distort
 from mlp.data.transforms import fit_normalizer
 from mlp.data.views import apply_view
@@ -53,7 +53,7 @@ def timed(run: Callable[[], object]) -> float:
 
 def main(root: Path, repeat: int, epochs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        ds = io.read_dataset(io.ingest(root, Path(tmp) / "data.parquet").path)
+        ds = files.read_dataset(files.ingest(root, Path(tmp) / "data.parquet").path)
     rows = np.random.default_rng(0).permutation(len(ds))[:N_TRAIN]
     X, y, shape = ds.X[rows], ds.y[rows], ds.image_shape
     norms = {view: fit_normalizer(apply_view(view, X, shape)) for view in VIEWS}  # one per view, as in flows

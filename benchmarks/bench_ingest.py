@@ -1,4 +1,4 @@
-"""Ingest speed: mlpflow's ``io.ingest`` (cold, then an incremental no-op) against the seed design's loop.
+"""Ingest speed: mlpflow's ``files.ingest`` (cold, then an incremental no-op) against the seed design's loop.
 
 The seed design: ``os.walk`` + ``Image.open`` + ``np.asarray`` into a Python list, then ``np.array``. It
 keeps the arrays in memory only; ``ingest`` also hashes every file, checks quality and writes Parquet. Files
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mlp.data import io
+from mlp.data import files
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "hanzi12"
 
@@ -49,9 +49,9 @@ def main(root: Path, repeat: int) -> None:
     n = len(X_seed)
     with tempfile.TemporaryDirectory() as tmp:
         counter = iter(range(10**6))
-        cold, result = best_of(repeat, lambda: io.ingest(root, Path(tmp) / f"cold{next(counter)}.parquet"))
-        noop, again = best_of(repeat, lambda: io.ingest(root, result.path))
-        read, ds = best_of(repeat, lambda: io.read_dataset(result.path))
+        cold, result = best_of(repeat, lambda: files.ingest(root, Path(tmp) / f"cold{next(counter)}.parquet"))
+        noop, again = best_of(repeat, lambda: files.ingest(root, result.path))
+        read, ds = best_of(repeat, lambda: files.read_dataset(result.path))
         seed, _ = best_of(repeat, lambda: seed_design(root))
         size = result.path.stat().st_size
     assert result.n_decoded == n and again.n_decoded == 0 and len(ds) == n, "unexpected ingest outcome"

@@ -1,3 +1,11 @@
-"""Prefect 3 flows around the mlp library. Importing this package applies mlpflow's Prefect settings."""
+"""mlpflow's Prefect side: the flows around the `mlp` library, and what they share.
 
-from flows import settings as _settings  # noqa: F401  (sets Prefect's environment before prefect is imported)
+    flows/<job>.py, cli.py   the commands people type: python flows/full_pipeline.py, mlpflow run, ...
+    flows/jobs/              the flows, one per file: full_pipeline, predict, sweep, serve, sine_fit
+    flows/pipeline/          the parameters (one source) and the stages as Prefect tasks
+    flows/store/             a run's folder and files, latest, the champion of each data folder
+    flows/report/            the report and the Prefect artifacts: content, figures, templates
+    flows/environment.py     default paths and the environment the flows run in (`apply`)
+
+Importing this package does nothing else: the commands apply the environment (`flows.environment.apply`).
+"""

@@ -1,13 +1,16 @@
 """Atomic file writes: a temporary file beside the target, flushed to disk, then moved over it.
 
-Every file mlpflow writes (checkpoints, Parquet, arrays, reports) goes through `atomic_open`, so a crash
-mid-write never leaves a truncated file where a whole one was.
+Every file mlpflow writes (checkpoints, Parquet, arrays, reports, CSV) goes through `atomic_open`, so a crash
+mid-write never leaves a truncated file where a whole one was; `snapshot` and `point_symlink` put a file or a
+link in place the same way.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,3 +62,48 @@ def save_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
     with atomic_open(path) as handle:
         np.savez(handle, **converted)
     return Path(path)
+
+
+def snapshot(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Put `src`'s current content at `dest` atomically: a hard link (no copy; later atomic rewrites of `src`
+    replace its file, so `dest` keeps this version), or a copy where links are impossible."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:  # another file system, or links not supported: copy instead
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def point_symlink(link: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Make `link` a symlink to `target` (kept as given: pass a relative path for a relocatable link) in one
+    rename(2): readers see the old target until the instant of the swap and the new one after it. Raises
+    FileExistsError, deleting nothing, when `link` exists and is not a symlink."""
+    link = Path(link)
+    if link.exists() and not link.is_symlink():
+        raise FileExistsError(f"{link} exists and is not a symlink; move it away so that it can point at "
+                              f"{target}")
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex[:12]}.tmp")
+    os.symlink(target, tmp, target_is_directory=True)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_path(link.parent)
+    return link
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file, or a folder's entries (a rename or a new file in it), to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.demo_data import write_digits_demo
+from flows.pipeline.classifier import classifier_metadata
+from flows.pipeline.demo_data import write_digits_demo
 from mlp import MLP, TrainConfig, Trainer, save_checkpoint
-from mlp.data import io
+from mlp.data import files
 from mlp.data.dataset import ImageDataset
 from mlp.data.split import stratified_split
 from mlp.data.transforms import fit_normalizer
-from mlp.inference import classifier_metadata
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +49,7 @@ class DigitsData:
 def digits_data(folder: Path, val_fraction: float = 0.2) -> DigitsData:
     """Write the digits demo under `folder`, ingest it and split it (seed 0)."""
     root = write_digits_demo(folder / "demo")
-    dataset = io.read_dataset(io.ingest(root, folder / "digits.parquet").path)
+    dataset = files.read_dataset(files.ingest(root, folder / "digits.parquet").path)
     return resplit(DigitsData(root, dataset, np.empty(0, np.int64), np.empty(0, np.int64)), 0, val_fraction)
 
 

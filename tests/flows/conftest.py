@@ -10,7 +10,9 @@ import os
 
 import pytest
 
-import flows  # noqa: F401  (applies mlpflow's Prefect settings before prefect is imported)
+from flows import environment
+
+environment.apply()  # mlpflow's Prefect settings, before prefect is imported
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_digits
 
-from flows.demo_data import digits_to_pixels
-from flows.report import ReportData
+from flows.pipeline.demo_data import digits_to_pixels
+from flows.report.content import ReportData
 
 FOLDERS = ["1", "2", "3"]
 NAMES = ["博", "学", "笃"]

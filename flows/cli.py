@@ -1,0 +1,236 @@
+"""The command line: ``mlpflow <command>`` and the scripts ``python flows/<job>.py``, which run the same code.
+
+    mlpflow run     [pipeline flags]        python flows/full_pipeline.py   train, report, promote
+    mlpflow predict --model M --images DIR  python flows/predict.py         predict a folder of images
+    mlpflow sweep   [--configs ...] [flags] python flows/sweep.py           compare configurations
+    mlpflow serve   [--cron ...] [flags]    python flows/serve.py           scheduled retraining
+    mlpflow sine    [--iterations N ...]    python flows/sine_fit.py        fit sin(2πx)
+
+Each command parses and checks its flags first (a bad one ends with a one-line error, exit status 2), and
+only then imports Prefect and the flow it runs, so that ``--help`` answers at once. The environment the flows
+run in (`flows.environment.apply`) is set before anything else loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from flows import environment
+
+STARTED = time.perf_counter()  # when the command line was loaded: the start of the "imports" time
+
+
+def run(argv: Sequence[str], prog: str) -> Any:
+    """Train on folders of BMP images (the main job); print the time taken, then the validation accuracy
+    and where report.html is."""
+    from flows.pipeline.params import parse_args
+
+    params = parse_args(argv, prog=prog)
+    from flows.jobs.full_pipeline import full_pipeline
+    from flows.pipeline.training import describe_epochs
+
+    called = time.perf_counter()
+    result = full_pipeline(params)
+    ended = time.perf_counter()
+    stages = sum(result.stage_seconds.values())
+    print(f"Finished in {ended - STARTED:.1f} s: imports {called - STARTED:.1f} s, Prefect start-up "
+          f"{result.entered - called:.1f} s, stages {stages:.1f} s "
+          f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_seconds.items())}).")
+    print(f"Validation accuracy {result.val_accuracy:.2%} ({describe_epochs(result.best_epochs)}); "
+          f"report: {result.report}")
+    return result
+
+
+PREDICT_HELP = """\
+--model   a checkpoint (.npz); a run folder (its checkpoints/best.npz), e.g. artifacts/latest; or a champion
+          or version folder (its model.npz), e.g. artifacts/models/<key>/champion
+--images  one image, a flat folder, or class folders <label>/... (read recursively)
+--out     the CSV to write (default: predictions.csv in the current folder)
+
+The model applies the preprocessing stored in its checkpoint to the raw pixels. The CSV has one row per
+usable image: path (relative to DIR), predicted_label (the class folder name), predicted_name (its display
+name) and probability (of the predicted class); when DIR has class folders also true_label (the image's class
+folder, or "" for an image outside the model's class folders: such images are predicted but unlabelled), and
+the accuracy over images in the model's class folders is printed. Unreadable images and images of another
+size than the model's are left out and listed (in the log and the `prediction-summary` artifact), not fatal.
+"""
+
+
+def predict(argv: Sequence[str], prog: str) -> Any:
+    """Predict every image of a folder with a trained model; print where the CSV is and the accuracy."""
+    parser = argparse.ArgumentParser(prog=prog, description="Predict the class of every image in a folder "
+                                     "with a trained model.", epilog=PREDICT_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, metavar="PATH",
+                        help="checkpoint, run folder or champion folder")
+    parser.add_argument("--images", type=Path, required=True, metavar="DIR",
+                        help="image, flat folder or class folders")
+    parser.add_argument("--out", type=Path, default=Path("predictions.csv"), metavar="CSV",
+                        help="CSV to write (default: predictions.csv)")
+    args = parser.parse_args(argv)
+    from flows.store.layout import resolve_model
+
+    try:
+        resolve_model(args.model)
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(f"--model: {error}")
+    if not args.images.exists():
+        parser.error(f"--images: {args.images} does not exist")
+    if args.out.is_dir():
+        parser.error(f"--out: {args.out} is a folder; give a file name such as predictions.csv")
+    from flows.jobs.predict import folder_list
+    from flows.jobs.predict import predict as predict_flow
+
+    summary = predict_flow(model=args.model, images=args.images, out=args.out)
+    scored = "" if summary.accuracy is None else f"; accuracy {summary.accuracy:.2%}"
+    left_out = f"; {len(summary.problems)} files left out (listed above)" if summary.problems else ""
+    unlabelled = f"; unlabelled, not a class: {folder_list(summary)}" if summary.unlabelled else ""
+    print(f"{summary.n_images} predictions written to {summary.csv}{scored}{unlabelled}{left_out}")
+    return summary
+
+
+def sweep(argv: Sequence[str], prog: str) -> Any:
+    """Train several configurations on one split; print the best and where the comparison is."""
+    from flows.pipeline.params import PipelineParams, parse_args
+    from flows.pipeline.variants import STUDIES, configurations
+
+    parser = argparse.ArgumentParser(
+        prog=prog, allow_abbrev=False,
+        description="Compare training configurations on one data set and one split. Pipeline flags (see "
+        "the main job's --help) set the base configuration; each configuration changes it.")
+    parser.add_argument("--configs", default="one-change", metavar="NAME[,NAME...]",
+                        help="configurations or studies to train (default: one-change); studies: "
+                        + "; ".join(f"{k}: {', '.join(v)}" for k, v in STUDIES.items()))
+    args, rest = parser.parse_known_args(argv)
+    names = [n.strip() for n in args.configs.split(",")]
+    try:
+        configurations(PipelineParams(), names)
+    except ValueError as error:
+        parser.error(f"--configs: {error}")
+    params = parse_args(rest, prog=f"{prog} [--configs NAMES]")
+    from flows.jobs.sweep import sweep as sweep_flow
+
+    result = sweep_flow(params, names)
+    best = result.rows[0]
+    print(f"Best: {best['config']} ({best['changes']}), validation accuracy {best['val_accuracy']:.2%}; "
+          f"comparison: {result.markdown}")
+    return result
+
+
+SERVE_HELP = """\
+Schedules run only on a real Prefect server (the temporary one a plain run starts does not run them). In one
+terminal start the server (its UI is at http://127.0.0.1:4200):
+
+    prefect server start
+
+In another, point Prefect at it and serve the deployment until Ctrl-C:
+
+    export PREFECT_API_URL=http://127.0.0.1:4200/api
+    mlpflow serve                                  # nightly at 03:00 UTC: --cron "0 3 * * *"
+    mlpflow serve --cron "30 2 * * 1-5" --timezone Europe/Berlin --data-dir data/raw --epochs 40
+
+Any pipeline flag after the serve options becomes a default parameter of the deployment. Trigger a run
+outside the schedule, optionally with other parameters:
+
+    prefect deployment run 'full-pipeline/nightly-retraining' --watch
+    prefect deployment run full-pipeline/nightly-retraining -p params='{"data_dir": "data/raw", "epochs": 5}'
+
+A run's `params` replaces the deployment's as a whole, so give every setting that differs from the
+pipeline's defaults. Stopping the command does not pause the schedule: the server keeps scheduling runs,
+which start (late) once the deployment is served again.
+"""
+
+
+def serve(argv: Sequence[str], prog: str) -> Any:
+    """Serve the main job as a deployment on a cron schedule until interrupted."""
+    from flows.jobs import serve as job
+    from flows.pipeline.params import parse_args
+
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False, epilog=SERVE_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Scheduled retraining: serve the main job as a Prefect "
+                                     "deployment on a cron schedule.")
+    parser.add_argument("--cron", default=job.DEFAULT_CRON, help=f"schedule (default: {job.DEFAULT_CRON!r})")
+    parser.add_argument("--timezone", default=None, metavar="TZ", help="IANA time zone (default: UTC)")
+    parser.add_argument("--name", default=job.DEPLOYMENT_NAME,
+                        help=f"deployment name (default: {job.DEPLOYMENT_NAME})")
+    args, rest = parser.parse_known_args(argv)
+    params = parse_args(rest, prog=f"{prog} [serve options]")
+    try:
+        job.cron_schedule(args.cron, args.timezone)
+    except ValueError as error:
+        parser.error(str(error))
+    if not job.server_configured():
+        parser.error(job.NO_SERVER)
+    return job.serve_pipeline(params, cron=args.cron, timezone=args.timezone, name=args.name)
+
+
+def sine(argv: Sequence[str], prog: str) -> Any:
+    """Fit sin(2πx) with an MLP [1, 100, 100, 1]; print the final MSE and where the figure is."""
+    from flows.pipeline.params import Iterations, LearningRate, Seed, checked
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description="The seed design's first experiment: fit sin(2πx) on [0, 1] with an MLP "
+        "[1, 100, 100, 1] (ReLU, MSE, full-batch Adam); writes <output-dir>/sine_fit.png and the sine-fit "
+        "artifact.")
+    parser.add_argument("--iterations", type=checked(Iterations), default=10_000, metavar="N",
+                        help="full-batch Adam steps, >= 1 (default: 10000)")
+    parser.add_argument("--lr", type=checked(LearningRate), default=3e-4,
+                        help="learning rate, > 0 (default: 3e-4)")
+    parser.add_argument("--seed", type=checked(Seed), default=0, help="seed, >= 0 (default: 0)")
+    parser.add_argument("--output-dir", type=Path, default=environment.ARTIFACTS_DIR, metavar="DIR",
+                        help=f"where sine_fit.png is written (default: {environment.ARTIFACTS_DIR})")
+    args = parser.parse_args(argv)
+    from flows.jobs.sine_fit import FIGURE, sine_fit
+
+    mse = sine_fit(iterations=args.iterations, lr=args.lr, seed=args.seed, output_dir=args.output_dir)
+    print(f"final MSE {mse:.3e} after {args.iterations} iterations; figure {args.output_dir / FIGURE}")
+    return mse
+
+
+# command -> (what it does, its function); the scripts flows/<job>.py name their command
+COMMANDS: dict[str, tuple[str, Callable[[Sequence[str], str], Any]]] = {
+    "run": ("train on folders of BMP images: data set, model, checkpoints, report, promotion", run),
+    "predict": ("predict the class of every image in a folder with a trained model", predict),
+    "sweep": ("train several configurations on one split and compare them", sweep),
+    "serve": ("serve the main job on a cron schedule (scheduled retraining)", serve),
+    "sine": ("fit sin(2πx) with a small MLP (the seed design's first experiment)", sine),
+}
+SCRIPTS = {"run": "flows/full_pipeline.py", "predict": "flows/predict.py", "sweep": "flows/sweep.py",
+           "serve": "flows/serve.py", "sine": "flows/sine_fit.py"}
+
+
+def run_command(command: str, argv: Sequence[str] | None = None, prog: str | None = None) -> Any:
+    """Run one command with its arguments (default ``sys.argv[1:]``), in mlpflow's environment; return what
+    its flow returned. `prog` names the command in usage lines (default ``python flows/<job>.py``)."""
+    environment.apply()
+    return COMMANDS[command][1](sys.argv[1:] if argv is None else list(argv),
+                                prog or f"python {SCRIPTS[command]}")
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """``mlpflow <command> [flags]``: the console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(
+        prog="mlpflow", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A NumPy multilayer perceptron trained in a Prefect pipeline.",
+        epilog="commands:\n" + "\n".join(f"  {name:<9}{text}" for name, (text, _) in COMMANDS.items())
+        + "\n\n`mlpflow <command> --help` for a command's flags.")
+    parser.add_argument("command", choices=list(COMMANDS), metavar="command",
+                        help=f"one of {', '.join(COMMANDS)}")
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        raise SystemExit(0 if argv else 2)
+    args = parser.parse_args(argv[:1])
+    return run_command(args.command, argv[1:], prog=f"mlpflow {args.command}")
+
+
+def console() -> int:
+    """The `mlpflow` console script's entry point: `main`, exit status 0 when the command finished."""
+    main()
+    return 0

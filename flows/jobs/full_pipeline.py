@@ -1,0 +1,105 @@
+"""The main job as a Prefect flow: folders of class-labelled BMP images to a trained MLP, its checkpoints and
+a report. Run it with ``python flows/full_pipeline.py`` or ``mlpflow run`` (`flows.cli`).
+
+Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
+augment → shuffle → train → evaluate → report, then `latest` and the champion promotion. Everything lands in
+``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`); ``<output-dir>/latest`` points at the newest
+complete run; each data folder has its own champion, ``<output-dir>/models/<key>/champion`` (see
+`flows.store.champion`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from flows.pipeline.evaluation import evaluate_model
+from flows.pipeline.params import PipelineParams
+from flows.pipeline.promotion import mark_latest, promote
+from flows.pipeline.reporting import write_run_report
+from flows.pipeline.stages import (
+    augment_training_set,
+    check_quality,
+    fit_normalization,
+    flow_run_name,
+    ingest_images,
+    prepare_data,
+    shuffle_training_set,
+    split_data,
+    start_run,
+)
+from flows.pipeline.training import train_model
+from flows.store.layout import RunLayout, make_run_name
+
+DEFAULTS = PipelineParams()
+
+
+@dataclass
+class StageTimer:
+    """Wall time of named stages, in the order they ran: ``with timer("train"): ...``."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What a run produced: its files, report, the best checkpoint's validation accuracy and cross-entropy
+    (without label smoothing), the promotion decision, and the wall time of each stage; `entered` is
+    `time.perf_counter()` when the flow body began."""
+
+    layout: RunLayout
+    report: Path
+    val_accuracy: float
+    val_loss: float
+    best_epochs: tuple[int, ...]
+    promoted: bool
+    stage_seconds: dict[str, float]
+    entered: float
+
+
+@flow(name="full-pipeline", flow_run_name=flow_run_name)
+def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
+    """Train an MLP on folders of BMP images and write its checkpoints, report and artifacts."""
+    entered = time.perf_counter()
+    params = params.model_copy(update={"output_dir": params.output_dir.resolve()})  # logs show full paths
+    timer = StageTimer()
+    with timer("data"):
+        source = prepare_data(params.data_dir)
+        layout = start_run(params, source, flow_run.name or make_run_name(source.name))
+    with timer("ingest"):
+        ingest = ingest_images(source, layout, params.output_dir)
+    with timer("quality report"):
+        check_quality(layout, ingest)
+    with timer("split"):
+        split_data(layout, params.val_fraction, params.seed, params.group_by)
+    with timer("normalisation"):
+        fit_normalization(layout, params.normalization, params.members)
+    with timer("augment"):
+        augment_training_set(layout, params.augment)
+    with timer("shuffle"):
+        shuffle_training_set(layout, params.shuffle, params.seed)
+    with timer("train"):
+        train_model(layout, params, str(source.root))
+    with timer("evaluate"):
+        evaluation = evaluate_model(layout)
+    with timer("report"):
+        report = write_run_report(layout, source, ingest, dict(timer.seconds))
+    mark_latest(params.output_dir, layout)
+    with timer("promotion"):
+        promotion = promote(layout, source, params.output_dir)
+    return PipelineResult(layout, report, evaluation.accuracy, evaluation.loss, evaluation.best_epochs,
+                          promotion.promoted, dict(timer.seconds), entered)

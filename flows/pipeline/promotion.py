@@ -1,0 +1,41 @@
+"""The last stages: point `latest` at the finished run, and score its model against its data folder's
+champion (`flows.store.champion`), promoting it when better.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.pipeline.sources import DataSource
+from flows.report.artifacts import publish_promotion
+from flows.store.champion import Promotion, promote_if_better
+from flows.store.layout import RunLayout, models_dir, source_key
+from flows.store.runs import point_latest
+from mlp.data import files
+
+
+@task(cache_policy=NO_CACHE)
+def mark_latest(output_dir: Path, layout: RunLayout) -> Path:
+    """Point `<output>/latest` at this run, now that its files are complete."""
+    link = point_latest(output_dir, layout.root)
+    get_run_logger().info(f"{link} -> {layout.root}")
+    return link
+
+
+@task(cache_policy=NO_CACHE)
+def promote(layout: RunLayout, source: DataSource, output_dir: Path) -> Promotion:
+    """Score this run's model against its data folder's champion on this run's validation images that the
+    champion was not trained on; promote it if better, with the hashes of this run's training images."""
+    ds, split = files.read_dataset(layout.dataset), files.load_arrays(layout.split)
+    val, train = split["val"], split["train"]
+    models = models_dir(output_dir, source_key(source.root))
+    promotion = promote_if_better(layout.best, ds.X[val], ds.y[val], models, layout.name,
+                                  val_hashes=ds.hashes[val], train_hashes=ds.hashes[train])
+    publish_promotion(promotion)
+    verdict = "promoted to champion" if promotion.promoted else "not promoted"
+    get_run_logger().info(f"Model {verdict}: {promotion.reason} (compared on {promotion.n_samples} "
+                          f"validation images; {promotion.n_excluded} left out as champion-training images)")
+    return promotion

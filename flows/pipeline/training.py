@@ -1,0 +1,181 @@
+"""The training stage: the ensemble's networks trained side by side, each on its own view of the images, as
+one Prefect task (`train_model`), and what it is made of: each network's name and seed, its distortions, the
+Trainer's configuration from the pipeline's parameters.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
+
+import numpy as np
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.environment import blas_threads, training_blas_threads
+from flows.pipeline.classifier import Member, classifier_metadata
+from flows.pipeline.params import PipelineParams
+from flows.pipeline.stages import read_normalizers
+from flows.report import artifacts
+from flows.store.history import write_history_csv
+from flows.store.layout import RunLayout
+from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from mlp.data import files
+from mlp.data.distort import Distortion, distort
+
+
+class DistortThenNormalise:
+    """The pipeline's augmentation for one network: raw training pixels -> fresh random distortions -> the
+    member's inputs (its view, then its normaliser); `seconds` adds up the time spent in it."""
+
+    def __init__(self, image_shape, distortion: Distortion, member: Member) -> None:
+        self.image_shape, self.distortion, self.member = tuple(image_shape), distortion, member
+        self.seconds = 0.0
+
+    def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        started = time.perf_counter()
+        out = self.member.inputs(distort(X, self.image_shape, rng, self.distortion), self.image_shape)
+        self.seconds += time.perf_counter() - started
+        return out
+
+
+def describe_epochs(best_epochs: Sequence[int]) -> str:
+    """``best epoch 27``, or for an ensemble ``best epochs 27, 30`` (one per network)."""
+    return f"best epoch{'s' if len(best_epochs) > 1 else ''} {', '.join(map(str, best_epochs))}"
+
+
+def best_epochs(history: Sequence[dict], epochs: Sequence[int]) -> dict[str, int]:
+    """Each network's best epoch by its member name, the names in the history's order."""
+    members = list(dict.fromkeys(row["member"] for row in history))
+    return dict(zip(members, epochs, strict=True))
+
+
+def member_label(k: int, view: str) -> str:
+    """How a network of the ensemble is named in files and logs: ``1-raw``, ``2-framed``."""
+    return f"{k + 1}-{view}"
+
+
+class StoppedByAnotherNetwork(RuntimeError):
+    """Raised in a network's training when another network of the ensemble has failed."""
+
+
+def member_seed(seed: int, k: int) -> int:
+    """The seed of network k's initial weights, shuffling, dropout and distortions: --seed itself for the
+    first, and for the others one derived from (seed, k), so that no network of one run shares its random
+    streams with a network of a run with another --seed (seed + k would)."""
+    return seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+
+
+def distortion(params: PipelineParams) -> Distortion:
+    """The ranges of the random distortions `params` asks for (used when augment is `distort`)."""
+    return Distortion(rotate=params.distort_rotate, scale=params.distort_scale, shear=params.distort_shear,
+                      translate=params.distort_translate, elastic_alpha=params.distort_elastic,
+                      elastic_sigma=params.distort_sigma)
+
+
+def train_config(params: PipelineParams, checkpoint_dir: Path, seed: int | None = None) -> TrainConfig:
+    """The Trainer's configuration for `params` (with another `seed`, for the ensemble's other networks:
+    `member_seed`); the tqdm bar shows only on a terminal."""
+    return TrainConfig(
+        epochs=params.epochs, batch_size=params.batch_size, optimizer=params.optimizer, lr=params.lr,
+        schedule=params.schedule, warmup_epochs=params.warmup_epochs, label_smoothing=params.label_smoothing,
+        shuffle=params.shuffle,
+        seed=params.seed if seed is None else seed, checkpoint_dir=checkpoint_dir,
+        progress=sys.stderr.isatty(),
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
+                share_cores: bool = True) -> Path:
+    """Train the ensemble's networks side by side, each on its own view with per-epoch validation; write each
+    one's checkpoints, history.csv (a row per network and epoch) and the ensemble, checkpoints/best.npz.
+    `share_cores`: give each network its share of the cores' BLAS threads (`training_blas_threads`) for the
+    stage; False leaves the threads as the caller set them (a sweep, training several configurations at
+    once, sets them once for all). If one network fails, the others stop at the end of their epoch."""
+    logger = get_run_logger()
+    train, val = files.load_arrays(layout.train_data), files.load_arrays(layout.val_data)
+    normalizers = read_normalizers(layout)
+    meta = files.read_metadata(layout.dataset)
+    names, shape = (meta["class_names"], meta["display_names"]), tuple(meta["image_shape"])
+    sizes = [int(train["X"].shape[1]), *params.hidden, len(meta["class_names"])]
+    members = list(enumerate(params.members))
+    labels = [member_label(k, view) for k, view in members]
+    total = params.epochs * len(members)
+    progress = artifacts.start_training_progress(layout.name, total)
+    lock, histories, finished, stop = threading.Lock(), {}, itertools.count(1), threading.Event()
+    threads = training_blas_threads(len(members)) if share_cores else None
+    logger.info(f"Training {len(members)} network(s) {sizes} ({', '.join(params.members)} view) side by "
+                f"side on {len(train['X'])} images for {params.epochs} epochs"
+                + (f", {threads} BLAS thread(s) each" if threads else ""))
+
+    def fit_member(k: int, view: str) -> History:
+        normalizer, label, seed = normalizers[view], member_label(k, view), member_seed(params.seed, k)
+        model = MLP(sizes, activation=params.activation, dropout=params.dropout, seed=seed)
+        member = Member(model, normalizer, view)
+        augment = None
+        if params.augment == "distort":
+            X_train = train["X"]
+            augment = DistortThenNormalise(shape, distortion(params), member)
+        else:
+            X_train = member.inputs(train["X"], shape)
+
+        def after_epoch(record: EpochRecord, history: History) -> None:
+            with lock:
+                histories[label] = history
+                rows = [{"member": m, **row} for m in labels if m in histories for row in histories[m].rows()]
+                write_history_csv(layout.history, rows)
+                artifacts.update_training_progress(progress, next(finished), total)
+            if stop.is_set():  # its epoch is recorded above, its checkpoints were written before this call
+                raise StoppedByAnotherNetwork(f"{label} stopped after epoch {record.epoch}: another network "
+                                              "failed")
+            best = " (best so far)" if history.best_epoch == record.epoch else ""
+            logger.info(f"{label} epoch {record.epoch}/{params.epochs}: train loss {record.train_loss:.4f} "
+                        f"accuracy {record.train_accuracy:.2%}, validation loss {record.val_loss:.4f} "
+                        f"accuracy {record.val_accuracy:.2%}, lr {record.lr:.2e}, {record.seconds:.1f} s"
+                        + best)
+
+        metadata = classifier_metadata([(view, normalizer)], *names, shape) | {
+            "run_name": layout.name, "data_source": data_source}
+        config = train_config(params, layout.member_checkpoints(label), seed=seed)
+        try:
+            history = Trainer(config, [after_epoch]).fit(
+                model, X_train, train["y"], member.inputs(val["X"], shape), val["y"],
+                augment=augment, metadata=metadata)
+        except BaseException:
+            stop.set()
+            raise
+        best = history.best
+        logger.info(f"{label}: best epoch {best.epoch}, validation accuracy {best.val_accuracy:.2%}, loss "
+                    f"{best.val_loss:.4f}")
+        if augment is not None:
+            share = augment.seconds / sum(r.seconds for r in history.records)
+            logger.info(f"{label}: distortions took {augment.seconds / len(history):.2f} s an epoch, made in "
+                        f"a background thread while the previous epoch trained ({share:.0%} of the training "
+                        "time)")
+        return history
+
+    with blas_threads(threads), ThreadPoolExecutor(len(members)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fit_member, k, view) for k, view in members]
+        try:
+            wait(futures)
+        except BaseException:  # e.g. Ctrl-C here: the networks stop at the end of their epoch
+            stop.set()
+            raise
+    errors = [future.exception() for future in futures if future.exception() is not None]
+    if errors:  # the failure itself, not the networks it stopped
+        raise next((e for e in errors if not isinstance(e, StoppedByAnotherNetwork)), errors[0])
+    epochs = [future.result().best_epoch for future in futures]
+    bests = [load_checkpoint(layout.member_checkpoints(label) / "best.npz") for label in labels]
+    metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape,
+                                   params.test_time) | {"run_name": layout.name, "data_source": data_source}
+    save_checkpoint(layout.best, bests[0].model, members=[b.model for b in bests[1:]], metadata=metadata,
+                    train_config=bests[0].train_config, metrics={"best_epochs": epochs})
+    logger.info(f"Ensemble of {len(members)}: {layout.best}")
+    return layout.best

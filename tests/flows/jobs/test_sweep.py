@@ -1,0 +1,154 @@
+"""The sweep: its configurations and comparison files by hand, and one small real sweep read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import pytest
+from PIL import Image
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows.cli import run_command
+from flows.jobs.sweep import (
+    COLUMNS,
+    SWEEP_COMPARISON,
+    comparison_markdown,
+    ranked,
+    run_configuration,
+    sweep,
+)
+from flows.pipeline.params import PipelineParams
+from flows.pipeline.variants import STUDIES, VARIANTS, configurations, describe_changes
+from flows.store.tables import csv_text
+from mlp.data import files
+from tests.data_trees import clean_root
+
+ROWS = [
+    dict(zip(COLUMNS, values, strict=True))
+    for values in [
+        ("no-augment", "augment=none", 0.9, 0.3, 2, 40, 1.5),
+        ("default", "base", 0.95, 0.2, 3, 200, 4.0),
+        ("no-dropout", "dropout=0.0", 0.95, 0.1, 3, 200, 3.0),
+    ]
+]
+
+PROG = "python flows/sweep.py"  # the command line's name in its usage and error lines
+
+
+def test_each_variant_changes_its_own_fields_of_the_base():
+    base = PipelineParams(epochs=5, lr=0.01, val_fraction=0.2)
+    configs = configurations(base, list(VARIANTS))
+    assert list(configs) == list(VARIANTS)
+    assert configs["default"] == base
+    assert configs["hidden-512-256"].hidden == (512, 256) and configs["hidden-512-256"].epochs == 5
+    assert configs["no-normalisation"].normalization == "unit"
+    assert (configs["no-shuffle"].shuffle, configs["no-augment"].augment) == (False, "none")
+    for name, params in configs.items():
+        changed = {k for k, v in params.model_dump().items() if v != getattr(base, k)}
+        assert changed <= set(VARIANTS[name]), name  # a change may repeat the base's value
+        assert all(getattr(params, k) == v for k, v in VARIANTS[name].items()), name
+    seed = configs["seed-plain"]
+    assert (seed.hidden, seed.members, seed.augment, seed.epochs) == ((500,), ("raw",), "none", 30)
+    assert (seed.lr, seed.batch_size) == (1e-3, 64)  # pinned: the seed design's, whatever the base says
+    assert seed.val_fraction == 0.2  # what a variant does not change comes from the base
+
+
+def test_studies_expand_to_their_variants_in_order():
+    assert list(configurations(PipelineParams())) == list(STUDIES["one-change"])
+    names = list(configurations(PipelineParams(), ["seed-ladder", "default", "seed-plain"]))
+    assert names == [*STUDIES["seed-ladder"], "default"]
+    assert all(n in VARIANTS for study in STUDIES.values() for n in study)
+    assert describe_changes("seed-batch-8") == "seed-normalised, batch 8"
+
+
+def test_configurations_keep_the_order_given_and_refuse_unknown_names():
+    assert list(configurations(PipelineParams(), ["no-shuffle", "default"])) == ["no-shuffle", "default"]
+    message = r"unknown sweep configurations \['wide'\]; valid: one-change, seed-ladder, .* default, hidden"
+    with pytest.raises(ValueError, match=message):
+        configurations(PipelineParams(), ["default", "wide"])
+    with pytest.raises(ValueError, match=r"valid: one-change, .* \(studies\), default"):
+        configurations(PipelineParams(), [])
+
+
+def test_changes_in_words():
+    assert describe_changes("default") == "base"
+    assert describe_changes("hidden-512-256") == "hidden=512,256"
+    assert describe_changes("no-dropout") == "dropout=0.0"
+
+
+def test_ranked_best_accuracy_first_then_lowest_loss():
+    assert [r["config"] for r in ranked(ROWS)] == ["no-dropout", "default", "no-augment"]
+
+
+def test_comparison_files():
+    rows = list(csv.DictReader(csv_text(ROWS, COLUMNS).splitlines()))
+    assert list(rows[0]) == list(COLUMNS) and rows[1]["val_accuracy"] == "0.95"
+    text = comparison_markdown(ROWS, "Sweep x")
+    assert text.startswith("# Sweep x\n\n| config | changes | validation accuracy |")
+    assert "| no-augment | augment=none | 90.00% | 0.3 | 2 | 40 | 1.5 |" in text
+
+
+def test_bad_configs_flag_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("sweep", ["--configs", "default,wide"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"{PROG}: error: --configs: unknown sweep configurations ['wide']")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_sweep_trains_each_configuration_on_one_split(tmp_path):
+    root = tmp_path / "data"
+    clean_root(root, per_class=10, classes=("1", "2", "10"))
+    params = PipelineParams(data_dir=root, output_dir=tmp_path / "out", hidden=(16,), epochs=2, batch_size=8,
+                            val_fraction=0.2)
+    state = sweep(params, ["default", "shift-augment", "hidden-100"], return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert result.root.parent == tmp_path / "out" / "sweeps"
+    assert sorted(r["config"] for r in result.rows) == ["default", "hidden-100", "shift-augment"]
+    by_name = {r["config"]: r for r in result.rows}
+    # Distortions are drawn afresh every epoch from the 24 images; shifts are made once, 5x the images.
+    assert by_name["shift-augment"]["train_images"] == 5 * by_name["default"]["train_images"] == 5 * 24
+    val = files.load_arrays(result.root / "shared" / "data" / "val.npz")["y"]
+    for name in by_name:
+        metrics = json.loads((result.root / name / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["validation"]["n"] == len(val) == 6  # one validation set for all
+        assert metrics["validation"]["accuracy"] == by_name[name]["val_accuracy"]
+        assert (result.root / name / "checkpoints" / "best.npz").is_file()
+    with open(result.csv, newline="", encoding="utf-8") as handle:
+        assert [r["config"] for r in csv.DictReader(handle)] == [r["config"] for r in result.rows]
+    with Image.open(result.root / "curves.png") as curves:  # the configurations' validation curves overlaid
+        assert curves.size == (1000, 450)
+    lines = result.markdown.read_text(encoding="utf-8").splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 5  # header, separator, three rows
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(flow_run_filter=run_filter)
+    artifacts = [a for a in artifacts if a.key == SWEEP_COMPARISON]
+    assert len(artifacts) == 1
+    assert [r["config"] for r in json.loads(artifacts[0].data)] == [r["config"] for r in result.rows]
+    runs = _finished_task_runs(state.state_details.flow_run_id, run_configuration.name, 3)
+    spans = sorted((run.start_time, run.end_time) for run in runs)
+    # Two workers: the second configuration starts before the first has ended.
+    assert spans[1][0] < spans[0][1], spans
+
+
+def _finished_task_runs(flow_run_id, task_name: str, n: int, timeout: float = 30.0) -> list:
+    """The flow run's `n` runs of `task_name`, once the server has recorded when each started and ended
+    (task-run states reach it as events, a little after the flow returns)."""
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = [r for r in client.read_task_runs(flow_run_filter=run_filter)
+                    if r.name.startswith(f"{task_name}-")]
+        done = [r for r in runs if r.start_time and r.end_time]
+        if len(done) == n or time.monotonic() > deadline:
+            assert len(done) == n, [(r.name, r.start_time, r.end_time) for r in runs]
+            return done
+        time.sleep(0.5)
