@@ -9,9 +9,9 @@ Measured on hanzi12's training images (the 90% of a split, 6,048 of 28x28), each
   network the same with ``frame`` between the two.
 - ``--epochs`` epochs of the default ensemble, two networks [784, 1024, 512, 12] (AdamW, batch 64, dropout
   0.2), as the pipeline trains them: side by side in two threads on one BLAS thread each
-  (`flows.environment.training_blas_threads`), each making its next epoch's distortions in a background thread;
-  the same on inputs made once (no distortion: what the distortions cost the training); and the two with
-  their distortions one after the other on two BLAS threads.
+  (`flows.environment.training_blas_threads`), each making its next epoch's distortions in a background
+  thread; the same on inputs made once (no distortion: what the distortions cost the training); and the two
+  with their distortions one after the other on two BLAS threads.
 
 The distortion's share is an epoch's inputs against an epoch of its network in the side-by-side training
 (the wall time of the run over its epochs). As in the pipeline, the first epoch's inputs are made before it

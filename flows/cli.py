@@ -18,11 +18,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from flows import environment
 
 STARTED = time.perf_counter()  # when the command line was loaded: the start of the "imports" time
+
+
+def fail(prog: str, message: str) -> NoReturn:
+    """End the command as argparse does: one line on stderr, exit status 2."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def run(argv: Sequence[str], prog: str) -> Any:
@@ -31,6 +37,11 @@ def run(argv: Sequence[str], prog: str) -> Any:
     from flows.pipeline.params import parse_args
 
     params = parse_args(argv, prog=prog)
+    from flows.pipeline import demo_data
+    from flows.pipeline.sources import resolve_data
+
+    if resolve_data(params.data_dir).kind == "demo" and not demo_data.available():
+        fail(prog, demo_data.NEEDS_SKLEARN)
     from flows.jobs.full_pipeline import full_pipeline
     from flows.pipeline.training import describe_epochs
 

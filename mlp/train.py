@@ -82,10 +82,10 @@ def evaluate(model: MLP, X: np.ndarray, y: np.ndarray,
     """Mean loss and accuracy (None for regression) of `model` on X (n, n_in), y, in inference mode."""
     loss_fn = get_loss(loss) if isinstance(loss, str) else loss
     X, y = check_data(model, loss_fn, X, y)
-    return _evaluate(model, loss_fn, X, y)
+    return _loss_and_accuracy(model, loss_fn, X, y)
 
 
-def _evaluate(model: MLP, loss_fn: MSE | CrossEntropy, X: np.ndarray,
+def _loss_and_accuracy(model: MLP, loss_fn: MSE | CrossEntropy, X: np.ndarray,
               y: np.ndarray) -> tuple[float, float | None]:
     """evaluate() on data already checked by check_data."""
     total, correct = 0.0, 0
@@ -176,7 +176,7 @@ class Trainer:
                                    cfg.step_size, cfg.gamma, cfg.min_lr)
                 train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, inputs(epoch), y,
                                                           batch_size, lr, rng, epoch)
-                val_loss, val_acc = (None, None) if X_val is None else _evaluate(model, loss_fn, X_val, y_val)
+                val_loss, val_acc = (None, None) if X_val is None else _loss_and_accuracy(model, loss_fn, X_val, y_val)
                 if val_loss is not None and not math.isfinite(val_loss):
                     raise FloatingPointError(f"non-finite validation loss {val_loss} at epoch {epoch}; "
                                              "checkpoints are left as they were")

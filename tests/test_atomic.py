@@ -8,7 +8,7 @@ import stat
 import numpy as np
 import pytest
 
-from mlp.atomic import atomic_open, save_npz, write_bytes
+from mlp.atomic import atomic_open, point_symlink, save_npz, snapshot, write_bytes
 
 
 def test_write_replaces_the_file(tmp_path):
@@ -38,3 +38,30 @@ def test_save_npz_round_trips_and_refuses_object_arrays(tmp_path):
     with pytest.raises(TypeError, match="'names' has dtype object"):
         save_npz(tmp_path / "b.npz", {"names": np.array(["a", None], dtype=object)})
     assert sorted(os.listdir(tmp_path)) == ["a.npz"]
+
+
+def test_snapshot_keeps_the_version_it_took(tmp_path):
+    src, dest = tmp_path / "shared.parquet", tmp_path / "run" / "dataset.parquet"
+    src.write_bytes(b"version 1")
+    assert snapshot(src, dest) == dest and dest.read_bytes() == b"version 1"
+    replacement = tmp_path / "new.tmp"
+    replacement.write_bytes(b"version 2")
+    os.replace(replacement, src)  # how ingest rewrites the shared file: atomically, a new file
+    assert dest.read_bytes() == b"version 1"
+    snapshot(src, dest)
+    assert dest.read_bytes() == b"version 2"
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["dataset.parquet"]  # no temporary file left
+
+
+def test_a_symlink_is_swapped_in_one_step_and_never_replaces_a_real_file(tmp_path):
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    link = point_symlink(tmp_path / "current", "v1")
+    assert os.readlink(link) == "v1" and link.resolve() == (tmp_path / "v1").resolve()
+    point_symlink(link, "v2")
+    assert os.readlink(link) == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "v1", "v2"]  # no temporary link left
+    (tmp_path / "real").write_text("mine")
+    with pytest.raises(FileExistsError, match="exists and is not a symlink"):
+        point_symlink(tmp_path / "real", "v1")
+    assert (tmp_path / "real").read_text() == "mine"

@@ -1,4 +1,5 @@
-"""mlp.data.files: BMP folders to Parquet and back, incremental re-ingest, images for prediction, .npz arrays."""
+"""mlp.data.files: BMP folders to Parquet and back, incremental re-ingest, images for prediction, .npz
+arrays."""
 
 from __future__ import annotations
 

@@ -138,12 +138,12 @@ class Classifier:
         """Raw pixels (n, h*w) -> (n,) int64 class indices."""
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def score(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Mean cross-entropy of the predicted probabilities and accuracy on raw pixels X (n, h*w), labels
         y (n,) in [0, n_classes)."""
-        return self.score(self.predict_proba(X), y)
+        return self.score_proba(self.predict_proba(X), y)
 
-    def score(self, proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def score_proba(self, proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Mean cross-entropy and accuracy of probabilities (n, n_classes) from `predict_proba` against
         labels y (n,); labels that are not class indices raise ValueError."""
         y = np.asarray(y)

@@ -15,9 +15,30 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sklearn.datasets import load_digits
 
 DIGITS_MAX = 16  # load_digits() values run from 0 (background) to 16 (full ink)
+
+
+NEEDS_SKLEARN = ("the built-in digits demo needs scikit-learn: pip install 'mlpflow[demo]' (or '.[demo]' "
+                 "in a checkout); or train on your own images with --data-dir DIR")
+
+
+def available() -> bool:
+    """Whether the demo can be written: scikit-learn imports."""
+    try:
+        import sklearn.datasets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load_digits():
+    """scikit-learn's digits (its `load_digits()`); ImportError saying what to do when it is not installed."""
+    try:
+        from sklearn.datasets import load_digits as load
+    except ImportError:
+        raise ImportError(NEEDS_SKLEARN) from None
+    return load()
 
 
 def digits_to_pixels(values: np.ndarray) -> np.ndarray:

@@ -48,6 +48,19 @@ class Evaluation:
     predicted: np.ndarray
     test: PredictionCounts | None = None
 
+    @classmethod
+    def measure(cls, classifier: Classifier, X: np.ndarray, y: np.ndarray, best_epochs: Sequence[int],
+                test: PredictionCounts | None = None) -> Evaluation:
+        """Measure `classifier` on raw validation pixels X (n, h*w) with labels y (n,) in [0, n_classes)."""
+        if len(X) == 0:
+            raise ValueError("the validation set is empty: nothing to evaluate")
+        proba = classifier.predict_proba(X)
+        loss, accuracy = classifier.score_proba(proba, y)
+        predicted = proba.argmax(axis=1).astype(np.int64)
+        cm = confusion_matrix(y, predicted, len(classifier.class_names))
+        source = classifier.source if classifier.source is not None else Path()
+        return cls(source, tuple(best_epochs), float(loss), float(accuracy), cm, predicted, test)
+
     def misclassified(self, y: np.ndarray) -> np.ndarray:
         """Indices (m,) of the validation images whose prediction differs from their labels y (n_val,)."""
         y = np.asarray(y)
@@ -92,24 +105,6 @@ class Evaluation:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def evaluate_classifier(
-    classifier: Classifier,
-    X: np.ndarray,
-    y: np.ndarray,
-    best_epochs: Sequence[int],
-    test: PredictionCounts | None = None,
-) -> Evaluation:
-    """Evaluate on raw validation pixels X (n, h*w) with labels y (n,) in [0, n_classes)."""
-    if len(X) == 0:
-        raise ValueError("the validation set is empty: nothing to evaluate")
-    proba = classifier.predict_proba(X)
-    loss, accuracy = classifier.score(proba, y)
-    predicted = proba.argmax(axis=1).astype(np.int64)
-    cm = confusion_matrix(y, predicted, len(classifier.class_names))
-    source = classifier.source if classifier.source is not None else Path()
-    return Evaluation(source, tuple(best_epochs), float(loss), float(accuracy), cm, predicted, test)
-
-
 @task(cache_policy=NO_CACHE)
 def evaluate_model(layout: RunLayout) -> Evaluation:
     """Measure the best checkpoint on the validation set (metrics.json); predict test/ images if any."""
@@ -126,7 +121,7 @@ def evaluate_model(layout: RunLayout) -> Evaluation:
         test = PredictionCounts(len(predictions.paths), int(predictions.labelled.sum()), predictions.accuracy)
         get_run_logger().info(f"Predicted {test.n} test images: {layout.test_predictions}")
     val = files.load_arrays(layout.val_data)
-    evaluation = evaluate_classifier(classifier, val["X"], val["y"], checkpoint.metrics["best_epochs"], test)
+    evaluation = Evaluation.measure(classifier, val["X"], val["y"], checkpoint.metrics["best_epochs"], test)
     evaluation.save(layout.metrics)
     get_run_logger().info(f"Validation, {describe_epochs(evaluation.best_epochs)}: accuracy "
                           f"{evaluation.accuracy:.2%}, cross-entropy {evaluation.loss:.4f} (without label "

@@ -171,15 +171,15 @@ def _judge(folder: Path | None, contender: Classifier, X_val: np.ndarray, y_val:
         reason = f"not comparable: all {n} validation images were in the champion's training data"
         return Verdict(False, reason, None, None, None, None, 0, n_excluded)
     X, y = X_val[unseen], y_val[unseen]
-    loss, accuracy = contender.evaluate(X, y)
-    champion_loss, champion_acc = incumbent.evaluate(X, y)
+    loss, accuracy = contender.score(X, y)
+    champion_loss, champion_acc = incumbent.score(X, y)
     promoted, reason = decide((accuracy, loss), (champion_acc, champion_loss))
     return Verdict(promoted, reason, accuracy, loss, champion_acc, champion_loss, len(y), n_excluded)
 
 
 def _unopposed(contender: Classifier, X_val: np.ndarray, y_val: np.ndarray, reason: str) -> Verdict:
     """Promotion without a comparable champion: the challenger scored on the whole validation set."""
-    loss, accuracy = contender.evaluate(X_val, y_val)
+    loss, accuracy = contender.score(X_val, y_val)
     return Verdict(True, reason, accuracy, loss, None, None, len(y_val), 0)
 
 

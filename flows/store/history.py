@@ -3,15 +3,17 @@ so that it can be watched while training runs."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from flows.store.tables import read_csv, write_csv
+from mlp.history import EpochRecord
 
-# member: which network of the ensemble (e.g. "1-raw"), each with its own rows of epochs
-HISTORY_COLUMNS = ("member", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
-                   "seconds")
+# member: which network of the ensemble (e.g. "1-raw"), each with its own rows of epochs; then the fields
+# of the trainer's EpochRecord (epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds)
+HISTORY_COLUMNS = ("member", *(f.name for f in dataclasses.fields(EpochRecord)))
 
 
 def write_history_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:

@@ -63,8 +63,8 @@ _ROW_FIELDS = ("X", "y", "split", "paths", "hashes")
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What ``files.ingest`` did: the Parquet ``path``, usable images in it, how many files were decoded now and
-    how many outcomes were reused from the previous data set, whether the file was (re)written."""
+    """What ``files.ingest`` did: the Parquet ``path``, usable images in it, how many files were decoded now
+    and how many outcomes were reused from the previous data set, whether the file was (re)written."""
 
     path: Path
     n_images: int

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows import environment as settings
 from flows.cli import run_command
-from flows.jobs.full_pipeline import full_pipeline
+from flows.jobs.full_pipeline import StageTimer, full_pipeline
 from flows.pipeline.classifier import Classifier
 from flows.pipeline.params import PipelineParams
 from flows.report import artifacts as flow_artifacts
@@ -200,10 +201,10 @@ def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
     for member, epoch in zip(("1-raw", "2-framed"), metrics["best_epochs"], strict=True):
         network = Classifier.from_checkpoint(layout.member_checkpoints(member) / "best.npz")
         best = next(r for r in history if r["member"] == member and r["epoch"] == epoch)
-        assert network.evaluate(val["X"], val["y"])[1] == pytest.approx(best["val_accuracy"])
+        assert network.score(val["X"], val["y"])[1] == pytest.approx(best["val_accuracy"])
         probabilities.append(dataclasses.replace(network, test_time="shifts").predict_proba(val["X"]))
     np.testing.assert_allclose(ensemble.predict_proba(val["X"]), np.mean(probabilities, axis=0), rtol=1e-6)
-    _, accuracy = ensemble.evaluate(val["X"], val["y"])
+    _, accuracy = ensemble.score(val["X"], val["y"])
     assert result.val_accuracy == metrics["validation"]["accuracy"] == pytest.approx(accuracy)
     assert accuracy > 1 / 12  # better than chance
     with open(layout.test_predictions, newline="", encoding="utf-8") as handle:
@@ -255,3 +256,16 @@ def test_the_default_configuration_recognises_writers_it_never_saw(hanzi12_root,
     assert not set(writers[split["train"]]) & set(writers[split["val"]])  # no writer on both sides
     assert len(split["val"]) >= 600
     assert result.val_accuracy >= 0.97, result.val_accuracy
+
+
+def test_stage_timer_adds_up_each_stage_in_order():
+    timer = StageTimer()
+    with timer("ingest"):
+        time.sleep(0.02)
+    with timer("train"):
+        pass
+    with pytest.raises(RuntimeError), timer("ingest"):
+        time.sleep(0.01)
+        raise RuntimeError("a failing stage is still timed")
+    assert list(timer.seconds) == ["ingest", "train"]
+    assert 0.03 <= timer.seconds["ingest"] < 1 and timer.seconds["train"] < 0.01

@@ -100,7 +100,7 @@ def test_classify_matches_the_classifier_and_its_evaluation(digits, run_dir, hel
     np.testing.assert_array_equal(predictions.predicted, clf.predict(images.X))
     np.testing.assert_allclose(predictions.probability, clf.predict_proba(images.X).max(axis=1))
     # Against the pixels ingest decoded into Parquet: the same accuracy as Classifier.evaluate.
-    _, expected = clf.evaluate(digits.X_val, digits.y_val)
+    _, expected = clf.score(digits.X_val, digits.y_val)
     assert predictions.accuracy == expected and 0.85 < expected < 1.0
     big, broken = sorted(predictions.problems)
     assert big == "0/big.bmp: 10x10 pixels, the model takes 8x8"
@@ -140,7 +140,7 @@ def test_predict_flow_writes_the_csv_and_the_accuracy_of_the_evaluation(digits, 
     assert state.is_completed()
     summary = state.result()
     clf = Classifier.from_checkpoint(RunLayout.at(run_dir).best)
-    _, expected = clf.evaluate(digits.X_val, digits.y_val)
+    _, expected = clf.score(digits.X_val, digits.y_val)
     assert summary.accuracy == expected and summary.n_images == len(digits.val)
     assert summary.csv == out and summary.checkpoint == RunLayout.at(run_dir).best.resolve()
     assert len(summary.problems) == 2

@@ -34,7 +34,7 @@ def test_round_trip_applies_the_saved_normaliser(tmp_path):
     assert clf.display_names == ("上", "下") and clf.image_shape == (4, 4)
     np.testing.assert_array_equal(clf.predict(X_new), model.predict(norm.transform(X_new)))
     np.testing.assert_allclose(clf.predict_proba(X_new), model.predict_proba(norm.transform(X_new)))
-    loss, accuracy = clf.evaluate(X_new, y_new)
+    loss, accuracy = clf.score(X_new, y_new)
     assert accuracy == 1.0 and loss < 0.5
     # Raw pixels without the normaliser give other outputs: the saved transform is what makes them agree.
     assert not np.allclose(clf.predict_proba(X_new), model.predict_proba(X_new.astype(np.float32)))
@@ -76,12 +76,12 @@ def test_an_ensemble_averages_its_members_each_through_its_own_view(tmp_path):
                 + framed.predict_proba(framed_norm.transform(frame(X_new, (4, 4))))) / 2
     np.testing.assert_allclose(clf.predict_proba(X_new), expected, rtol=1e-6)
     np.testing.assert_array_equal(clf.predict(X_new), expected.argmax(axis=1))
-    loss, accuracy = clf.evaluate(X_new, y_new)
+    loss, accuracy = clf.score(X_new, y_new)
     assert loss == pytest.approx(-np.log(expected[np.arange(40), y_new]).mean(), rel=1e-5)
     assert accuracy == np.mean(expected.argmax(axis=1) == y_new)
     for bad in (np.where(y_new == 1, -1, 0), y_new + 1, y_new.astype(float)):  # -1, 2, floats
         with pytest.raises(ValueError, match=r"labels must be integers in \[0, 2\)"):
-            clf.evaluate(X_new, bad)
+            clf.score(X_new, bad)
 
 
 def test_checkpoints_from_before_ensembles_load_as_one_raw_member(tmp_path):

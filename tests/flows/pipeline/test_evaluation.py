@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from flows.pipeline.classifier import Classifier
-from flows.pipeline.evaluation import Evaluation, PredictionCounts, evaluate_classifier
+from flows.pipeline.evaluation import Evaluation, PredictionCounts
 from tests.flows.hand_classifier import X, Y, hand_classifier, softmax
 
 
@@ -19,7 +19,7 @@ def classifier() -> Classifier:
 
 
 def test_evaluation_matches_the_hand_computed_values(classifier):
-    evaluation = evaluate_classifier(classifier, X, Y, best_epochs=[7])
+    evaluation = Evaluation.measure(classifier, X, Y, best_epochs=[7])
     expected_loss = -sum(math.log(p) for p in (
         softmax([2, 0, 1])[0], softmax([0, 2, 1])[1], softmax([0, 0, 1])[2], softmax([2, 2, 1])[1]
     )) / 4
@@ -33,13 +33,13 @@ def test_evaluation_matches_the_hand_computed_values(classifier):
 
 def test_an_empty_validation_set_and_mismatched_labels_are_refused(classifier):
     with pytest.raises(ValueError, match="validation set is empty"):
-        evaluate_classifier(classifier, X[:0], Y[:0], best_epochs=[1])
+        Evaluation.measure(classifier, X[:0], Y[:0], best_epochs=[1])
     with pytest.raises(ValueError, match=r"y has shape \(3,\); the evaluation has \(4,\)"):
-        evaluate_classifier(classifier, X, Y, best_epochs=[1]).misclassified(Y[:3])
+        Evaluation.measure(classifier, X, Y, best_epochs=[1]).misclassified(Y[:3])
 
 
 def test_metrics_json_round_trips(classifier, tmp_path):
-    evaluation = evaluate_classifier(classifier, X, Y, best_epochs=[3, 5], test=PredictionCounts(5, 2, 0.5))
+    evaluation = Evaluation.measure(classifier, X, Y, best_epochs=[3, 5], test=PredictionCounts(5, 2, 0.5))
     path = evaluation.save(tmp_path / "metrics.json")
     loaded = Evaluation.load(path)
     assert loaded.to_dict() == evaluation.to_dict()

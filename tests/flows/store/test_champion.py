@@ -49,7 +49,7 @@ def models(digits, tmp_path_factory) -> dict[str, Path]:
 def score(checkpoint: Path, digits: DigitsData, rows: np.ndarray | None = None) -> tuple[float, float]:
     rows = digits.val if rows is None else rows
     ds = digits.dataset
-    loss, accuracy = Classifier.from_checkpoint(checkpoint).evaluate(ds.X[rows], ds.y[rows])
+    loss, accuracy = Classifier.from_checkpoint(checkpoint).score(ds.X[rows], ds.y[rows])
     return accuracy, loss
 
 
