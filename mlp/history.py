@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 MODES = {"val_loss": "min", "val_accuracy": "max", "train_loss": "min"}
+# What a TrainConfig may monitor: the validation metrics (train_loss is the fallback without validation data).
+MONITORS = {name: mode for name, mode in MODES.items() if name.startswith("val_")}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlp.hyper import MODEL
+
 
 class Layer:
     """Base: no parameters, no buffers, no cache."""
@@ -75,9 +77,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float, rng: np.random.Generator) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
-        self.p = p
+        self.p = MODEL.dropout.check(p)
         self.rng = rng
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:

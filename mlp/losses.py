@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlp.hyper import TRAINING
 from mlp.registry import lookup
 
 
@@ -59,9 +60,7 @@ class CrossEntropy:
     classification = True
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-        self.label_smoothing = label_smoothing
+        self.label_smoothing = TRAINING.label_smoothing.check(label_smoothing)
 
     def check(self, logits: np.ndarray, y: np.ndarray) -> None:
         """Raise ValueError unless y is (n,) integers in [0, k) for logits (n, k); costs one min and max."""

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mlp.activations import ACTIVATIONS, get_activation
-from mlp.initializers import INITIALIZERS, init_weights
+from mlp.activations import get_activation
+from mlp.hyper import MODEL
+from mlp.initializers import init_weights
 from mlp.layers import BatchNorm1d, Dropout, Layer, Linear
 from mlp.losses import softmax
-from mlp.registry import lookup
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 _INFERENCE_CHUNK = 8192  # rows per forward pass in predict/predict_proba: bounds memory on large inputs
@@ -29,26 +29,20 @@ class MLP:
     keyword-only.
     """
 
-    def __init__(self, layer_sizes: Sequence[int] = (784, 500, 12), *, activation: str = "relu",
-                 dropout: float = 0.0, batchnorm: bool = False, init: str = "he", init_scale: float = 0.01,
-                 seed: int = 0, dtype: str = "float32") -> None:
-        sizes = list(layer_sizes)
-        if len(sizes) < 2 or not all(isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 1
-                                     for s in sizes):
-            raise ValueError(f"layer_sizes must be at least two positive integers, got {sizes!r}")
-        sizes = [int(s) for s in sizes]
-        lookup(ACTIVATIONS, activation, "activation")
-        lookup(INITIALIZERS, init, "initializer")
-        dtype_name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
-        self.dtype = np.dtype(lookup(DTYPES, dtype_name, "dtype"))
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        if init == "normal" and not init_scale > 0:
-            raise ValueError(f"init_scale must be positive, got {init_scale!r}")
-        self.config = {"layer_sizes": sizes, "activation": activation, "dropout": float(dropout),
-                       "batchnorm": bool(batchnorm), "init": init, "init_scale": float(init_scale),
-                       "seed": int(seed), "dtype": dtype_name}
-        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
+    def __init__(self, layer_sizes: Sequence[int] = MODEL.layer_sizes.default, *,
+                 activation: str = MODEL.activation.default, dropout: float = MODEL.dropout.default,
+                 batchnorm: bool = MODEL.batchnorm.default, init: str = MODEL.init.default,
+                 init_scale: float = MODEL.init_scale.default, seed: int = MODEL.seed.default,
+                 dtype: str = MODEL.dtype.default) -> None:
+        dtype = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+        given = {"layer_sizes": layer_sizes, "activation": activation, "dropout": dropout,
+                 "batchnorm": batchnorm, "init": init, "init_scale": init_scale, "seed": seed, "dtype": dtype}
+        check = {name: MODEL[name].check for name in given}  # each argument through its declaration
+        check["init_scale"] = check["init_scale"] if init == "normal" else float  # only `normal` has a scale
+        self.config = {name: check[name](value) for name, value in given.items()}
+        self.config["layer_sizes"] = sizes = list(self.config["layer_sizes"])
+        self.dtype = np.dtype(DTYPES[self.config["dtype"]])
+        init_seq, dropout_seq = np.random.SeedSequence(self.config["seed"]).spawn(2)
         init_rng = np.random.default_rng(init_seq)
         self.rng = np.random.default_rng(dropout_seq)
 

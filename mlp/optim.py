@@ -14,7 +14,11 @@ from collections.abc import Callable
 import numpy as np
 
 from mlp.fused import adam_kernel
+from mlp.hyper import TRAINING
 from mlp.registry import lookup
+
+# An optimiser's own weight decay is a number: None (TrainConfig's "the optimiser's own") is not one.
+_WEIGHT_DECAY = TRAINING.weight_decay.required()
 
 
 class Optimizer:
@@ -24,9 +28,7 @@ class Optimizer:
     _state_names: tuple[str, ...] = ()
 
     def __init__(self, weight_decay: float = 0.0) -> None:
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-        self.weight_decay = weight_decay
+        self.weight_decay = _WEIGHT_DECAY.check(weight_decay)
         self.t = 0
         self.state: dict[str, np.ndarray] = {}
         self._scratch: np.ndarray | None = None
@@ -92,8 +94,7 @@ class SGD(Optimizer):
 
     def __init__(self, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        momentum, nesterov = TRAINING.momentum.check(momentum), TRAINING.nesterov.check(nesterov)
         if nesterov and momentum == 0:
             raise ValueError("nesterov momentum needs momentum > 0")
         self.momentum, self.nesterov = momentum, nesterov
@@ -145,14 +146,11 @@ class Adam(Optimizer):
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, fused: bool | None = None) -> None:
         super().__init__(weight_decay)
-        for label, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{label} must be in [0, 1), got {beta!r}")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
+        self.beta1, self.beta2 = TRAINING.beta1.check(beta1), TRAINING.beta2.check(beta2)
+        self.eps = TRAINING.eps.check(eps)
         if fused and adam_kernel() is None:
             raise ImportError(f"{self.name} with fused=True needs numba: pip install 'mlpflow[fast]'")
-        self.beta1, self.beta2, self.eps, self.fused = beta1, beta2, eps, fused
+        self.fused = fused
 
     def hyper(self) -> dict:
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, **super().hyper()}

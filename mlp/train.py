@@ -176,7 +176,8 @@ class Trainer:
                                    cfg.step_size, cfg.gamma, cfg.min_lr)
                 train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, inputs(epoch), y,
                                                           batch_size, lr, rng, epoch)
-                val_loss, val_acc = (None, None) if X_val is None else _loss_and_accuracy(model, loss_fn, X_val, y_val)
+                val_loss, val_acc = (None, None) if X_val is None else _loss_and_accuracy(
+                    model, loss_fn, X_val, y_val)
                 if val_loss is not None and not math.isfinite(val_loss):
                     raise FloatingPointError(f"non-finite validation loss {val_loss} at epoch {epoch}; "
                                              "checkpoints are left as they were")

@@ -97,7 +97,7 @@ def test_dropout_is_the_identity_at_inference_and_keeps_its_mask():
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
 def test_dropout_rejects_bad_probabilities(p):
-    with pytest.raises(ValueError, match="dropout probability"):
+    with pytest.raises(ValueError, match=rf"dropout must be a finite number in \[0, 1\), got {p}"):
         Dropout(p, rng=np.random.default_rng(0))
 
 

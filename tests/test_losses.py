@@ -97,5 +97,5 @@ def test_names_and_label_smoothing_arguments():
     assert all(name in str(info.value) for name in LOSSES)
     with pytest.raises(ValueError, match="cross_entropy only"):
         get_loss("mse", label_smoothing=0.1)
-    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"label_smoothing must be a finite number in \[0, 1\), got 1.0"):
         CrossEntropy(1.0)

@@ -122,13 +122,15 @@ def test_backward_checks_the_gradient_shape():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"activation": "swish"}, "unknown activation 'swish'; valid: gelu, leaky_relu, relu, sigmoid, tanh"),
-    ({"init": "zeros"}, "unknown initializer 'zeros'; valid: he, normal, xavier"),
-    ({"dtype": "float16"}, "unknown dtype 'float16'; valid: float32, float64"),
-    ({"layer_sizes": [4]}, "at least two positive integers"),
-    ({"layer_sizes": [4, 0, 2]}, "at least two positive integers"),
-    ({"layer_sizes": [4, 2.5, 2]}, "at least two positive integers"),
-    ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ({"activation": "swish"}, "activation must be one of relu, leaky_relu, tanh, sigmoid, gelu, got 'swish'"),
+    ({"init": "zeros"}, "init must be one of he, xavier, normal, got 'zeros'"),
+    ({"dtype": "float16"}, "dtype must be one of float32, float64, got 'float16'"),
+    ({"layer_sizes": [4]}, r"layer_sizes must be a sequence of at least 2 integers >= 1, got \[4\]"),
+    ({"layer_sizes": [4, 0, 2]}, "at least 2 integers >= 1"),
+    ({"layer_sizes": [4, 2.5, 2]}, "at least 2 integers >= 1"),
+    ({"dropout": 1.0}, r"dropout must be a finite number in \[0, 1\), got 1.0"),
+    ({"init": "normal", "init_scale": 0.0}, "init_scale must be a finite number > 0, got 0.0"),
+    ({"seed": -1}, "seed must be an integer >= 0, got -1"),
 ])
 def test_bad_arguments_raise_value_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):

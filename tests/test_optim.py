@@ -166,8 +166,14 @@ def test_unknown_optimizer_and_bad_hyper_parameters():
         get_optimizer("rmsprop")
     with pytest.raises(ValueError, match="nesterov momentum needs momentum > 0"):
         SGD(momentum=0.0, nesterov=True)
-    with pytest.raises(ValueError, match=r"beta1 must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"beta1 must be a finite number in \[0, 1\), got 1.0"):
         Adam(beta1=1.0)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0, got 0"):
+        AdamW(eps=0)
+    with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\), got -0.5"):
+        SGD(momentum=-0.5)
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0, got None"):
+        SGD(weight_decay=None)  # None is TrainConfig's "the optimiser's own", not a value an optimiser takes
 
 
 def test_clip_grad_norm():

@@ -1,47 +1,43 @@
 """The pipeline's parameters: one pydantic model for Prefect's run form, and the command line built from it.
 
-The model is the single source of the names, defaults, ranges and help texts. Prefect validates a flow's
-parameters with it and turns it into the deployment's JSON schema (the UI's form); `parse_args` builds the
-argparse command line from its fields and reports a bad value as one line naming the flag and its valid range.
+The model is the pipeline's single source of names, defaults, ranges and help texts. A field that sets one of
+the library's hyper-parameters takes its type, range and help from the library's declaration (`mlp.hyper`)
+and only its default from here: the recipe, in `PipelineParams`' body. The pipeline's own fields are
+declared here once, their choices read from the library's tables. Prefect validates a flow's parameters
+with the model and turns it into the deployment's JSON schema (the UI's form); `parse_args` builds the
+argparse command line from its fields and reports a bad value as one line naming the flag and what it
+accepts.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    DirectoryPath,
-    Field,
-    PositiveInt,
-    TypeAdapter,
-    ValidationError,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, DirectoryPath, Field, TypeAdapter, ValidationError
 
 from flows.environment import ARTIFACTS_DIR
+from flows.pipeline.classifier import TEST_TIME
 from mlp.data.split import GROUPINGS, compile_grouping
+from mlp.data.transforms import NORMALIZERS
+from mlp.data.views import VIEWS
+from mlp.hyper import DISTORTION, MODEL, TRAINING, Hyper
 
-# The names the model library accepts. They live here as Literal types so that pydantic and the Prefect UI can
-# offer and check them; the library's own tables validate them again.
-Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"]
-Optimizer = Literal["sgd", "adam", "adamw"]
-Schedule = Literal["constant", "step", "cosine"]
-Normalization = Literal["per_pixel", "global", "unit"]
-Augmentation = Literal["distort", "shift", "none"]
-View = Literal["raw", "framed"]
-TestTime = Literal["shifts", "none"]
-ACTIVATIONS: tuple[str, ...] = get_args(Activation)
-OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
-SCHEDULES: tuple[str, ...] = get_args(Schedule)
-NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
-AUGMENTATIONS: tuple[str, ...] = get_args(Augmentation)
-VIEWS: tuple[str, ...] = get_args(View)
-TEST_TIMES: tuple[str, ...] = get_args(TestTime)
+
+class Declared:
+    """``Declared[hyper]``: the pydantic type of a declared hyper-parameter, e.g. ``Declared[TRAINING.lr]``
+    is ``Annotated[float, Field(gt=0, allow_inf_nan=False, description="learning rate"), hyper]`` (a
+    Literal of the names for choices). ``Declared[hyper, "help"]`` describes it in words of its own (None:
+    not at all). None is never accepted: a flag cannot say it. The declaration stays in the metadata
+    (`DECLARED`)."""
+
+    def __class_getitem__(cls, key: Hyper | tuple[Hyper, str | None]) -> Any:
+        hyper, description = key if isinstance(key, tuple) else (key, key.help)
+        kind = Literal[hyper.names] if hyper.choices is not None else hyper.type
+        finite = {"allow_inf_nan": False} if hyper.type is float else {}
+        return Annotated[kind, Field(description=description, **hyper.bounds(), **finite), hyper]
 
 
 def _holds_class_folders(path: Path) -> Path:
@@ -63,6 +59,13 @@ def _grouping(rule: str) -> str:
 
 
 GroupBy = Annotated[str, AfterValidator(_grouping)]
+LayerSize = Declared[MODEL.layer_sizes.each(), None]  # one hidden layer's width, as the model takes it
+RunSeed = Declared[TRAINING.seed, "seed of every random choice: split, initialisation, shuffling"]
+View = Literal[tuple(VIEWS)]
+Normalization = Literal[tuple(NORMALIZERS)]
+TestTime = Literal[tuple(TEST_TIME)]
+# The training stage's ways to augment the training set (flows/pipeline/stages.py).
+Augmentation = Literal["distort", "shift", "none"]
 
 
 class PipelineParams(BaseModel):
@@ -81,27 +84,29 @@ class PipelineParams(BaseModel):
         "into a box, which undoes shifts and changes of size); the prediction is the mean of their "
         "probabilities; they train side by side",
     )
-    hidden: tuple[PositiveInt, ...] = Field(
+    hidden: tuple[LayerSize, ...] = Field(
         (1024, 512), min_length=1, description="hidden layer sizes; input and output sizes come from the data"
     )
-    activation: Activation = Field("relu", description="activation after each hidden layer")
-    dropout: float = Field(
-        0.2, ge=0, lt=1, allow_inf_nan=False, description="dropout rate after each hidden layer"
-    )
-    optimizer: Optimizer = Field("adamw", description="optimiser (adamw: Adam with decoupled weight decay "
-                                 "0.01)")
-    lr: float = Field(1e-3, gt=0, allow_inf_nan=False, description="learning rate")
-    schedule: Schedule = Field("cosine", description="learning-rate schedule over the epochs")
-    warmup_epochs: int = Field(
-        2, ge=0, description="epochs of linear learning-rate warm-up before the schedule"
-    )
-    label_smoothing: float = Field(
-        0.1, ge=0, lt=1, allow_inf_nan=False,
-        description="cross-entropy label smoothing; it keeps the validation loss, which picks the best "
-        "checkpoint, in step with the validation accuracy",
-    )
-    epochs: int = Field(100, ge=1, description="passes over the training set")
-    batch_size: int = Field(64, ge=1, description="samples per gradient step")
+    # The recipe: the library's hyper-parameters at the pipeline's defaults (chosen on writers held out whole,
+    # EXPERIMENTS.md), each field's type, range and help from its declaration in mlp.hyper.
+    activation: Declared[MODEL.activation] = "relu"
+    dropout: Declared[MODEL.dropout] = 0.2
+    optimizer: Declared[TRAINING.optimizer] = "adamw"
+    lr: Declared[TRAINING.lr] = 1e-3
+    schedule: Declared[TRAINING.schedule] = "cosine"
+    warmup_epochs: Declared[TRAINING.warmup_epochs] = 2
+    label_smoothing: Declared[TRAINING.label_smoothing] = 0.1
+    epochs: Declared[TRAINING.epochs] = 100
+    batch_size: Declared[TRAINING.batch_size] = 64
+    shuffle: Declared[TRAINING.shuffle] = True
+    seed: RunSeed = 0
+    distort_rotate: Declared[DISTORTION.rotate] = 10.0
+    distort_scale: Declared[DISTORTION.scale] = 0.1
+    distort_shear: Declared[DISTORTION.shear] = 0.15
+    distort_translate: Declared[DISTORTION.translate] = 0.1
+    distort_elastic: Declared[DISTORTION.elastic_alpha] = 0.0
+    distort_sigma: Declared[DISTORTION.elastic_sigma] = 4.0
+    # The pipeline's own.
     normalization: Normalization = Field(
         "per_pixel", description="pixel scaling fitted on the training split: per_pixel (mean 0, std 1 per "
         "pixel), global (one mean and std), unit (x/255 only)",
@@ -111,33 +116,10 @@ class PipelineParams(BaseModel):
         "images (see --distort-*); shift: each image also shifted by 1 pixel up, down, left and right, once "
         "(5x images); none",
     )
-    distort_rotate: float = Field(
-        10.0, ge=0, lt=180, allow_inf_nan=False, description="distortion: rotation range in degrees, ±"
-    )
-    distort_scale: float = Field(
-        0.1, ge=0, lt=1, allow_inf_nan=False,
-        description="distortion: each axis stretched by a factor in [1 - s, 1 + s]",
-    )
-    distort_shear: float = Field(
-        0.15, ge=0, lt=1, allow_inf_nan=False,
-        description="distortion: slope that horizontal strokes take on, ± (vertical strokes stay upright)",
-    )
-    distort_translate: float = Field(
-        0.1, ge=0, lt=1, allow_inf_nan=False,
-        description="distortion: shift of up to this fraction of the height and width",
-    )
-    distort_elastic: float = Field(
-        0.0, ge=0, allow_inf_nan=False, description="distortion: elastic displacement scale in pixels "
-        "(Simard et al. 2003's alpha; their 34 with sigma 4 on 28x28 digits); 0 turns it off",
-    )
-    distort_sigma: float = Field(
-        4.0, gt=0, allow_inf_nan=False, description="distortion: smoothness of the elastic field in pixels",
-    )
     test_time: TestTime = Field(
         "shifts", description="test-time augmentation, saved with the model: shifts (predict each image as "
         "drawn and moved one pixel up, down, left and right, and average) or none",
     )
-    shuffle: bool = Field(True, description="shuffle the training set, and again every epoch")
     val_fraction: float = Field(
         0.1, gt=0, lt=1, allow_inf_nan=False, description="fraction of each class held out for validation"
     )
@@ -146,8 +128,18 @@ class PipelineParams(BaseModel):
         "name without extension (e.g. a writer id shared by the files of every class folder); or a regular "
         "expression searched in the path below the class folder, whose first group is the key",
     )
-    seed: int = Field(0, ge=0, description="seed of every random choice: split, initialisation, shuffling")
     output_dir: Path = Field(ARTIFACTS_DIR, description="where runs/<run-name>/ and latest are written")
+
+    def arguments(self, declarations: Mapping[str, Hyper]) -> dict[str, Any]:
+        """The values of the fields that set hyper-parameters of `declarations` (mlp.hyper's `TRAINING`,
+        `MODEL` or `DISTORTION`), by the library's names: ``Distortion(**params.arguments(DISTORTION))``."""
+        return {h.name: getattr(self, name) for name, h in DECLARED.items() if declarations.get(h.name) is h}
+
+
+# The fields that come from a declaration: field name -> the declaration (e.g. distort_elastic -> DISTORTION's
+# elastic_alpha).
+DECLARED: dict[str, Hyper] = {name: hyper for name, field in PipelineParams.model_fields.items()
+                              for hyper in field.metadata if isinstance(hyper, Hyper)}
 
 
 def flag(name: str) -> str:
@@ -156,7 +148,9 @@ def flag(name: str) -> str:
 
 
 def valid_values(name: str) -> str:
-    """What a field accepts, in words: 'a number in [0, 1)', 'one of sgd, adam, adamw', ..."""
+    """What a field accepts, in words: 'a finite number in [0, 1)', 'one of sgd, adam, adamw', ..."""
+    if name in DECLARED:
+        return DECLARED[name].required().describe()
     field = PipelineParams.model_fields[name]
     if get_origin(field.annotation) is Literal:
         return "one of " + ", ".join(get_args(field.annotation))
@@ -172,18 +166,8 @@ def valid_values(name: str) -> str:
         return "true or false"
     if field.annotation is Path:
         return "a path"
-    b = {k: getattr(m, k) for m in field.metadata for k in ("gt", "ge", "lt", "le") if hasattr(m, k)}
-    finite = any(getattr(m, "allow_inf_nan", True) is False for m in field.metadata)
-    kind = "an integer" if field.annotation is int else "a finite number" if finite else "a number"
-    left = f"({b['gt']}" if "gt" in b else f"[{b['ge']}" if "ge" in b else ""
-    right = f"{b['lt']})" if "lt" in b else f"{b['le']}]" if "le" in b else ""
-    if left and right:
-        return f"{kind} in {left}, {right}"
-    if left:
-        return f"{kind} {'>' if 'gt' in b else '>='} {left[1:]}"
-    if right:
-        return f"{kind} {'<' if 'lt' in b else '<='} {right[:-1]}"
-    return kind
+    bounds = {k: getattr(m, k) for m in field.metadata for k in ("gt", "ge", "lt", "le") if hasattr(m, k)}
+    return Hyper(name, field.annotation, field.default, "", **bounds).describe()  # worded as the library's
 
 
 def _shown(value: Any) -> str:
@@ -250,10 +234,10 @@ def _got(value: Any) -> str:
 
 
 # The sine fit's parameters (flows/jobs/sine_fit.py), checked by Prefect (and its UI form) and by the command
-# line alike.
-Iterations = Annotated[int, Field(ge=1, description="full-batch Adam steps")]
-LearningRate = Annotated[float, Field(gt=0, allow_inf_nan=False, description="Adam's learning rate")]
-Seed = Annotated[int, Field(ge=0, description="seed of the initial weights")]
+# line alike, with the ranges of the library's epochs, lr and seed.
+Iterations = Declared[TRAINING.epochs, "full-batch Adam steps"]
+LearningRate = Declared[TRAINING.lr, "Adam's learning rate"]
+Seed = Declared[TRAINING.seed, "seed of the initial weights"]
 
 
 def checked(annotation: Any) -> Callable[[str], Any]:

@@ -28,6 +28,7 @@ from flows.store.layout import RunLayout
 from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from mlp.data import files
 from mlp.data.distort import Distortion, distort
+from mlp.hyper import DISTORTION, MODEL, TRAINING
 
 
 class DistortThenNormalise:
@@ -74,21 +75,15 @@ def member_seed(seed: int, k: int) -> int:
 
 def distortion(params: PipelineParams) -> Distortion:
     """The ranges of the random distortions `params` asks for (used when augment is `distort`)."""
-    return Distortion(rotate=params.distort_rotate, scale=params.distort_scale, shear=params.distort_shear,
-                      translate=params.distort_translate, elastic_alpha=params.distort_elastic,
-                      elastic_sigma=params.distort_sigma)
+    return Distortion(**params.arguments(DISTORTION))
 
 
 def train_config(params: PipelineParams, checkpoint_dir: Path, seed: int | None = None) -> TrainConfig:
     """The Trainer's configuration for `params` (with another `seed`, for the ensemble's other networks:
     `member_seed`); the tqdm bar shows only on a terminal."""
-    return TrainConfig(
-        epochs=params.epochs, batch_size=params.batch_size, optimizer=params.optimizer, lr=params.lr,
-        schedule=params.schedule, warmup_epochs=params.warmup_epochs, label_smoothing=params.label_smoothing,
-        shuffle=params.shuffle,
-        seed=params.seed if seed is None else seed, checkpoint_dir=checkpoint_dir,
-        progress=sys.stderr.isatty(),
-    )
+    return TrainConfig(**params.arguments(TRAINING) | {
+        "seed": params.seed if seed is None else seed, "checkpoint_dir": checkpoint_dir,
+        "progress": sys.stderr.isatty()})
 
 
 @task(cache_policy=NO_CACHE)
@@ -117,7 +112,7 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
 
     def fit_member(k: int, view: str) -> History:
         normalizer, label, seed = normalizers[view], member_label(k, view), member_seed(params.seed, k)
-        model = MLP(sizes, activation=params.activation, dropout=params.dropout, seed=seed)
+        model = MLP(sizes, **params.arguments(MODEL), seed=seed)
         member = Member(model, normalizer, view)
         augment = None
         if params.augment == "distort":

@@ -9,13 +9,13 @@ positions outside the image read the image's background (its border median, see
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from mlp.data.transforms import border_background, check_rng
+from mlp.hyper import DISTORTION, check_fields
 
 # Pixels distorted at once (256 images of 32x32): the temporaries stay in cache, which makes the gathers
 # three times faster than over the whole set. The draws are made chunk by chunk, so they depend on it.
@@ -32,25 +32,19 @@ class Distortion:
     of up to this fraction of the height and of the width.
     elastic_alpha, elastic_sigma: Simard's elastic distortion, a field of uniform random displacements in
     [−1, 1] smoothed by a Gaussian of ``elastic_sigma`` pixels and scaled by ``elastic_alpha`` pixels (their
-    paper: 34 and 4 on 28×28 digits); alpha 0 turns it off. All zero: the identity.
+    paper: 34 and 4 on 28×28 digits); alpha 0 turns it off. All zero: the identity. Each field's default and
+    range are declared in `mlp.hyper.DISTORTION`.
     """
 
-    rotate: float = 10.0
-    scale: float = 0.1
-    shear: float = 0.15
-    translate: float = 0.1
-    elastic_alpha: float = 0.0
-    elastic_sigma: float = 4.0
+    rotate: float = DISTORTION.rotate.default
+    scale: float = DISTORTION.scale.default
+    shear: float = DISTORTION.shear.default
+    translate: float = DISTORTION.translate.default
+    elastic_alpha: float = DISTORTION.elastic_alpha.default
+    elastic_sigma: float = DISTORTION.elastic_sigma.default
 
     def __post_init__(self) -> None:
-        bounds = {"rotate": (0, 180), "scale": (0, 1), "shear": (0, 1), "translate": (0, 1),
-                  "elastic_alpha": (0, math.inf), "elastic_sigma": (0, math.inf)}
-        for name, (low, high) in bounds.items():
-            value = getattr(self, name)
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            if not (ok and low <= value < high) or (name == "elastic_sigma" and value == 0):
-                interval = "> 0" if name == "elastic_sigma" else f"in [{low}, {high})"
-                raise ValueError(f"{name} must be a finite number {interval}, got {value!r}")
+        check_fields(self, DISTORTION)  # each range through its declaration (mlp.hyper.DISTORTION)
 
     def to_dict(self) -> dict[str, float]:
         """JSON-able; ``Distortion(**d.to_dict()) == d``."""

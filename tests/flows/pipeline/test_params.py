@@ -8,28 +8,27 @@ from pathlib import Path
 import pytest
 from prefect import flow
 from prefect.exceptions import ParameterTypeError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from flows.environment import ARTIFACTS_DIR
 from flows.pipeline.classifier import TEST_TIME
 from flows.pipeline.params import (
-    ACTIVATIONS,
-    NORMALIZATIONS,
-    OPTIMIZERS,
-    SCHEDULES,
-    TEST_TIMES,
-    VIEWS,
+    DECLARED,
+    Iterations,
+    LearningRate,
     PipelineParams,
+    Seed,
     build_parser,
     flag,
     parse_args,
     valid_values,
 )
-from mlp.activations import ACTIVATIONS as LIBRARY_ACTIVATIONS
+from mlp.activations import ACTIVATIONS
+from mlp.data.distort import Distortion
 from mlp.data.transforms import NORMALIZERS
-from mlp.data.views import VIEWS as LIBRARY_VIEWS
-from mlp.optim import OPTIMIZERS as LIBRARY_OPTIMIZERS
-from mlp.optim import SCHEDULES as LIBRARY_SCHEDULES
+from mlp.data.views import VIEWS
+from mlp.hyper import DISTORTION, MODEL, TRAINING
+from mlp.optim import OPTIMIZERS, SCHEDULES
 
 PROG = "full_pipeline.py"
 DEFAULTS = PipelineParams()
@@ -180,7 +179,7 @@ def test_help_shows_what_each_flag_accepts():
     for name in ("lr", "label_smoothing", "batch_size", "val_fraction", "seed"):
         assert actions[name].help.endswith(f"; {valid_values(name)})"), name
     for name, values in [("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                         ("normalization", NORMALIZATIONS)]:
+                         ("normalization", NORMALIZERS), ("test_time", TEST_TIME)]:
         assert actions[name].metavar == "{" + ",".join(values) + "}"  # the values, beside the flag
     assert "train/<class>/" in actions["data_dir"].help
 
@@ -190,12 +189,75 @@ def test_build_parser_flags_match_the_model():
     assert options == set(PipelineParams.model_fields)
 
 
-def test_names_are_the_libraries_lists():
-    assert ACTIVATIONS == ("relu", "leaky_relu", "tanh", "sigmoid", "gelu")
-    assert OPTIMIZERS == ("sgd", "adam", "adamw")
-    assert set(ACTIVATIONS) == set(LIBRARY_ACTIVATIONS) and set(OPTIMIZERS) == set(LIBRARY_OPTIMIZERS)
-    assert set(SCHEDULES) == set(LIBRARY_SCHEDULES) and set(NORMALIZATIONS) == set(NORMALIZERS)
-    assert set(VIEWS) == set(LIBRARY_VIEWS) and set(TEST_TIMES) == set(TEST_TIME)
+def test_names_are_the_libraries_tables():
+    schema = PipelineParams.model_json_schema()["properties"]
+    for name, table in [("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                        ("normalization", NORMALIZERS), ("test_time", TEST_TIME)]:
+        assert schema[name]["enum"] == list(table), name
+    assert schema["members"]["items"]["enum"] == list(VIEWS)
+
+
+# Field -> where its declaration is: every field that sets a library hyper-parameter.
+FROM_THE_LIBRARY = {
+    **{name: MODEL[name] for name in ("activation", "dropout")},
+    **{name: TRAINING[name] for name in ("optimizer", "lr", "schedule", "warmup_epochs", "label_smoothing",
+                                         "epochs", "batch_size", "shuffle", "seed")},
+    **{f"distort_{name}": DISTORTION[name] for name in ("rotate", "scale", "shear", "translate")},
+    "distort_elastic": DISTORTION.elastic_alpha, "distort_sigma": DISTORTION.elastic_sigma,
+}
+JSON_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+
+
+def test_the_library_hyper_parameters_come_from_their_declarations():
+    assert DECLARED == FROM_THE_LIBRARY
+    assert all(DECLARED[name] is hyper for name, hyper in FROM_THE_LIBRARY.items())
+
+
+@pytest.mark.parametrize("name", list(FROM_THE_LIBRARY))
+def test_schema_bounds_choices_and_help_are_the_declarations(name):
+    """The Prefect form cannot drift from the library's checks: the same bounds, names and help."""
+    hyper, field = FROM_THE_LIBRARY[name], PipelineParams.model_json_schema()["properties"][name]
+    assert {JSON_BOUNDS[k]: v for k, v in hyper.bounds().items()} == {
+        k: v for k, v in field.items() if k in JSON_BOUNDS.values()}
+    assert field.get("enum") == (list(hyper.names) if hyper.choices is not None else None)
+    assert field["type"] == {int: "integer", float: "number", bool: "boolean", str: "string"}[hyper.type]
+    if name != "seed":  # the pipeline's seed seeds more than the Trainer's (the split, the weights)
+        assert field["description"] == hyper.help
+    assert valid_values(name) == hyper.required().describe()
+
+
+def test_hidden_sizes_are_the_models_layer_sizes():
+    item = PipelineParams.model_json_schema()["properties"]["hidden"]["items"]
+    bounds = {JSON_BOUNDS[k]: v for k, v in MODEL.layer_sizes.bounds().items()}
+    assert item == {"type": "integer", **bounds}
+
+
+def test_the_recipe_differs_from_the_library_where_experiments_chose_so():
+    recipe = {name: PipelineParams.model_fields[name].default for name in DECLARED}
+    changed = {name: value for name, value in recipe.items() if value != DECLARED[name].default}
+    assert changed == {"dropout": 0.2, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 2,
+                       "label_smoothing": 0.1, "epochs": 100}
+    for name, value in recipe.items():
+        assert DECLARED[name].check(value) == value, name  # every default is a value the library accepts
+
+
+def test_arguments_are_the_library_names():
+    params = PipelineParams(distort_elastic=34.0, distort_sigma=5.0, lr=0.01, dropout=0.5)
+    assert params.arguments(MODEL) == {"activation": "relu", "dropout": 0.5}
+    assert Distortion(**params.arguments(DISTORTION)) == Distortion(elastic_alpha=34.0, elastic_sigma=5.0)
+    training = params.arguments(TRAINING)
+    assert set(training) == {"optimizer", "lr", "schedule", "warmup_epochs", "label_smoothing", "epochs",
+                             "batch_size", "shuffle", "seed"}
+    assert training["lr"] == 0.01 and training["optimizer"] == "adamw"
+
+
+def test_the_sine_fits_parameters_are_the_libraries_epochs_lr_and_seed():
+    for annotation, hyper in [(Iterations, TRAINING.epochs), (LearningRate, TRAINING.lr),
+                              (Seed, TRAINING.seed)]:
+        assert hyper in annotation.__metadata__
+        schema = TypeAdapter(annotation).json_schema()
+        assert {k: v for k, v in schema.items() if k in JSON_BOUNDS.values()} == {
+            JSON_BOUNDS[k]: v for k, v in hyper.bounds().items()}
 
 
 def test_model_is_frozen_and_strict_about_names():
@@ -212,7 +274,9 @@ def test_model_is_frozen_and_strict_about_names():
 def test_valid_values_in_words():
     assert valid_values("dropout") == "a finite number in [0, 1)"
     assert valid_values("epochs") == "an integer >= 1"
+    assert valid_values("batch_size") == "an integer >= 1"  # the library's None (full batch) is no flag
     assert valid_values("optimizer") == "one of sgd, adam, adamw"
+    assert valid_values("val_fraction") == "a finite number in (0, 1)"
     assert valid_values("output_dir") == "a path"
 
 
@@ -229,4 +293,4 @@ def test_prefect_validates_the_parameters_and_publishes_their_schema():
     schema = _takes_params.parameters.model_dump()["definitions"]["PipelineParams"]["properties"]
     assert schema["activation"]["enum"] == list(ACTIVATIONS)
     assert schema["dropout"]["minimum"] == 0 and schema["dropout"]["exclusiveMaximum"] == 1
-    assert schema["hidden"]["items"] == {"exclusiveMinimum": 0, "type": "integer"}
+    assert schema["hidden"]["items"] == {"minimum": 1, "type": "integer"}
