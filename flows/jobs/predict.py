@@ -28,7 +28,9 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.pipeline.classifier import Classifier
 from flows.pipeline.predictions import Predictions
-from flows.report.markup import Heading, Table, Text, to_markdown
+from flows.report.content import percent
+from flows.report.render import render_template
+from flows.report.table import Table
 from flows.store.layout import resolve_model
 from mlp.data import files
 from mlp.data.dataset import LoadedImages
@@ -88,30 +90,25 @@ def folder_list(predictions: Predictions | PredictionSummary, most: int = 10) ->
 
 def summary_markdown(predictions: Predictions, checkpoint: Path, images: Path, out: Path) -> str:
     """The `prediction-summary` artifact: totals, accuracy, unlabelled folders, predictions per class and the
-    files left out."""
+    files left out (the first MAX_LISTED)."""
     p, n_classes = predictions, len(predictions.class_names)
     counts = np.bincount(p.predicted, minlength=n_classes)
     headers = ["label", "name", "predicted"]
     rows = [[name, display, int(c)] for name, display, c in zip(p.class_names, p.display_names, counts,
                                                                 strict=True)]
-    lines = [f"{len(p.paths)} images from {images} predicted with {checkpoint}; CSV: {out}."]
+    mask = p.labelled
     if p.accuracy is not None:
-        mask = p.labelled
-        lines.append(f"Accuracy {p.accuracy:.2%} over {int(mask.sum())} images in class folders.")
         truth = np.bincount(p.y[mask], minlength=n_classes)
         right = np.bincount(p.y[mask & (p.y == p.predicted)], minlength=n_classes)
         headers += ["images", "correct", "accuracy"]
         for row, t, r in zip(rows, truth, right, strict=True):
-            row += [int(t), int(r), f"{r / t:.2%}" if t else None]
-    if p.unlabelled:
-        lines.append(unlabelled_note(p))
-    blocks = [Heading(1, "Predictions"), *(Text(line) for line in lines), Table(headers, rows)]
-    if p.problems:
-        shown = [[problem] for problem in p.problems[:MAX_LISTED]]
-        more = len(p.problems) - len(shown)
-        blocks += [Heading(2, f"{len(p.problems)} files left out"),
-                   Table(["file: reason"], shown), *([Text(f"... and {more} more.")] if more else [])]
-    return to_markdown(blocks, {})
+            row += [int(t), int(r), percent(r / t) if t else None]
+    shown = p.problems[:MAX_LISTED]
+    return render_template(
+        "prediction_summary.md.j2", n_images=len(p.paths), images=images, checkpoint=checkpoint, out=out,
+        accuracy=p.accuracy, n_labelled=int(mask.sum()), unlabelled_note=unlabelled_note(p),
+        per_class=Table(headers, rows), problems=Table(["file: reason"], [[problem] for problem in shown]),
+        n_problems=len(p.problems), n_more=len(p.problems) - len(shown))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from prefect.cache_policies import NO_CACHE
 from flows.environment import ARTIFACTS_DIR
 from flows.pipeline.params import Iterations, LearningRate, Seed
 from flows.report.figures import sine_fit_png
-from flows.report.markup import Heading, Image, Table, Text, data_uri, to_markdown
+from flows.report.render import data_uri, render_template
+from flows.report.table import Table
 from mlp.atomic import write_bytes
 from mlp.config import TrainConfig
 from mlp.history import History
@@ -82,14 +83,9 @@ def report_markdown(fit: SineFit, lr: float, seed: int, png: bytes) -> str:
     """The `sine-fit` artifact: setting, final MSE, the MSE at 1, 10, 100, ... iterations, and the figure."""
     curve = training_mse(fit.history)
     marks = [10**k for k in range(len(str(len(curve)))) if 10**k < len(curve)] + [len(curve)]
-    blocks = [
-        Heading(1, "Fit of sin(2πx)"),
-        Text(f"MLP {[1, *HIDDEN, 1]} (ReLU), MSE, Adam lr {lr:g}, full batch of {len(fit.x)} samples, "
-             f"{len(curve)} iterations, seed {seed}. Final MSE {fit.mse:.3e}."),
-        Table(["iteration", "training MSE"], [[i, f"{curve[i - 1]:.3e}"] for i in marks]),
-        Image("figure", "the fit and the training MSE"),
-    ]
-    return to_markdown(blocks, {"figure": data_uri(png)})
+    table = Table(["iteration", "training MSE"], [[i, f"{curve[i - 1]:.3e}"] for i in marks])
+    return render_template("sine_fit.md.j2", layers=[1, *HIDDEN, 1], lr=lr, n_samples=len(fit.x),
+                           iterations=len(curve), seed=seed, mse=fit.mse, curve=table, figure=data_uri(png))
 
 
 # -------------------------------------------------------------------------------------------------- flow

@@ -40,8 +40,10 @@ from flows.pipeline.stages import (
 )
 from flows.pipeline.training import train_model
 from flows.pipeline.variants import configurations, describe_changes
+from flows.report.content import percent
 from flows.report.figures import overlay_png
-from flows.report.markup import Heading, Table, to_markdown
+from flows.report.render import render_template
+from flows.report.table import Table
 from flows.store.history import read_history_csv
 from flows.store.layout import RunLayout, make_run_name, slug, sweeps_dir
 from flows.store.runs import claim_folder, record_run
@@ -61,14 +63,12 @@ def ranked(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def comparison_markdown(rows: Sequence[Mapping[str, Any]], title: str) -> str:
-    """The rows as a Markdown table under a heading, accuracy in percent."""
-    shown = [[r["config"], r["changes"], f"{100 * r['val_accuracy']:.2f}%", r["val_loss"], r["best_epochs"],
+    """comparison.md: the rows as a Markdown table under a heading, accuracy in percent."""
+    shown = [[r["config"], r["changes"], percent(r["val_accuracy"]), r["val_loss"], r["best_epochs"],
               r["train_images"], r["seconds"]] for r in rows]
     headers = ["config", "changes", "validation accuracy", "validation cross-entropy", "best epochs",
                "training images", "seconds"]
-    return to_markdown([Heading(1, title), Table(headers, shown)], {})
-
-
+    return render_template("comparison.md.j2", title=title, table=Table(headers, shown))
 
 
 @task(cache_policy=NO_CACHE)

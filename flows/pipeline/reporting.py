@@ -17,8 +17,9 @@ from flows.pipeline.sources import DataSource
 from flows.pipeline.stages import IngestSummary, stage_rng
 from flows.pipeline.training import best_epochs, describe_epochs, distortion
 from flows.report import artifacts
-from flows.report.content import ReportData, TrainingExamples, write_report
-from flows.report.quality_view import quality_summary
+from flows.report.content import ReportData, TrainingExamples
+from flows.report.quality import DataQuality
+from flows.report.render import write_report
 from flows.store.history import read_history_csv
 from flows.store.layout import RunLayout
 from mlp import load_checkpoint
@@ -88,7 +89,7 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
         display_names=meta["display_names"], confusion=evaluation.confusion,
         misclassified=val["X"][wrong], image_shape=tuple(meta["image_shape"]),
         misclassified_true=val["y"][wrong], misclassified_pred=evaluation.predicted[wrong],
-        quality=quality_summary(quality, ingest), stage_seconds=stage_seconds,
+        quality=DataQuality(quality, ingest.n_decoded, ingest.n_reused), stage_seconds=stage_seconds,
         loss_name=loss_name(checkpoint.train_config), examples=examples,
         test_time=meta.get("test_time", "none"),
     )

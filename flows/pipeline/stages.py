@@ -24,7 +24,7 @@ from flows.pipeline.demo_data import write_digits_demo
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.sources import DataSource, resolve_data
 from flows.report import artifacts
-from flows.report.quality_view import quality_summary
+from flows.report.quality import DataQuality
 from flows.store.layout import RunLayout, dataset_path, make_run_name
 from flows.store.runs import claim_run, record_run
 from mlp.atomic import snapshot, write_bytes
@@ -109,9 +109,7 @@ def check_quality(layout: RunLayout, ingest: IngestSummary) -> Path:
     """Save the data set's quality report and publish it as the `data-quality` table artifact."""
     report = QualityReport.from_dict(files.read_metadata(layout.dataset)["quality"])
     report.save_json(layout.quality)
-    artifacts.publish_data_quality(
-        quality_summary(report, ingest), report.class_names, report.display_names, layout.name
-    )
+    artifacts.publish_data_quality(DataQuality(report, ingest.n_decoded, ingest.n_reused), layout.name)
     issues = {"skipped files": len(report.skipped), "wrong-size images": len(report.wrong_size),
               "duplicate groups": len(report.duplicates), "label conflicts": len(report.label_conflicts)}
     found = ", ".join(f"{n} {kind}" for kind, n in issues.items() if n) or "no issues"

@@ -1,2 +1,3 @@
-"""What people read: the report's content from typed data (`content`), its figures (`figures`), rendered to
-report.md and report.html, and the Prefect artifacts of every flow (`artifacts`)."""
+"""What people read: the report's content from typed data (`content`), its figures (`figures`), rendered from
+the jinja2 templates in templates/ to report.md, report.html and Markdown artifacts (`render`), and the
+Prefect artifacts of every flow (`artifacts`)."""

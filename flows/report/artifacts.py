@@ -1,14 +1,13 @@
 """A run's Prefect artifacts, one thin function each; call them inside a flow or task run.
 
-The contents come from the tested builders in `flows.report.content` and `flows.report.quality_view`. Keys are lowercase with
-dashes (Prefect requires ``^[a-z0-9-]*$``), so each one is listed on the UI's Artifacts page across runs.
+Tables come from the row builders of `flows.report.content`, Markdown from the templates through
+`flows.report.render`. Keys are lowercase with dashes (Prefect requires ``^[a-z0-9-]*$``), so each one is
+listed on the UI's Artifacts page across runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from prefect.artifacts import (
@@ -18,9 +17,10 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from flows.report.content import ReportData, ReportFiles, history_rows, per_class_rows, render_markdown
-from flows.report.markup import Heading, Table, Text, data_uri, to_markdown
-from flows.report.quality_view import quality_rows
+from flows.report.content import ReportData, history_rows, per_class_rows, percent
+from flows.report.quality import DataQuality, quality_rows
+from flows.report.render import ReportFiles, data_uri, render_template, report_markdown
+from flows.report.table import Table
 from flows.store.champion import RULE, Promotion
 
 TRAINING_REPORT = "training-report"
@@ -36,19 +36,18 @@ def publish_training_report(data: ReportData, files: ReportFiles) -> UUID:
     """Markdown artifact `training-report`: the whole report, figures (read from `files`) as data URIs."""
     images = {name: data_uri(path.read_bytes()) for name, path in files.figures.items()}
     return create_markdown_artifact(
-        render_markdown(data, images), key=TRAINING_REPORT, description=f"Training report of {data.run_name}"
+        report_markdown(data, images), key=TRAINING_REPORT, description=f"Training report of {data.run_name}"
     )
 
 
-def publish_data_quality(
-    quality: Mapping[str, Any], class_names: Sequence[str], display_names: Sequence[str], run_name: str
-) -> UUID:
-    """Table artifact `data-quality`: the quality dict as rows {section, item, value}, with display names.
+def publish_data_quality(quality: DataQuality, run_name: str) -> UUID:
+    """Table artifact `data-quality`: every row of `content.quality_rows` {section, item, value}: totals,
+    images per class and split with display names, and every issue found, none left out.
 
     Published as soon as the data is checked, before training, so it is there even when training fails.
     """
-    rows = quality_rows(quality, class_names, display_names)
-    return create_table_artifact(rows, key=DATA_QUALITY, description=f"Data quality of {run_name}")
+    return create_table_artifact(quality_rows(quality), key=DATA_QUALITY,
+                                 description=f"Data quality of {run_name}")
 
 
 def publish_epoch_history(data: ReportData) -> UUID:
@@ -67,19 +66,18 @@ def publish_per_class_accuracy(data: ReportData) -> UUID:
     )
 
 
-def publish_checkpoint(path: Path, note: str = "") -> UUID:
-    """Markdown artifact `model-checkpoint`: the checkpoint's absolute path, size, and how to use it."""
+def checkpoint_markdown(path: Path, note: str = "") -> str:
+    """The `model-checkpoint` artifact's text: the checkpoint's absolute path, size, `note`, how to use it."""
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    lines = [
-        "# Model checkpoint",
-        f"`{path}` ({path.stat().st_size / 1e6:.2f} MB)",
-        *([note] if note else []),
-        f"Predict with it: `python flows/predict.py --model {path} --images DIR`",
-    ]
-    description = f"Checkpoint {path.name}"
-    return create_markdown_artifact("\n\n".join(lines), key=MODEL_CHECKPOINT, description=description)
+    return render_template("checkpoint.md.j2", path=path, megabytes=path.stat().st_size / 1e6, note=note)
+
+
+def publish_checkpoint(path: Path, note: str = "") -> UUID:
+    """Markdown artifact `model-checkpoint`: the checkpoint's absolute path, size, and how to use it."""
+    return create_markdown_artifact(checkpoint_markdown(path, note), key=MODEL_CHECKPOINT,
+                                    description=f"Checkpoint {Path(path).name}")
 
 
 def publish_report_artifacts(data: ReportData, files: ReportFiles) -> dict[str, UUID]:
@@ -103,22 +101,22 @@ def update_training_progress(artifact_id: UUID, epoch: int, epochs: int) -> None
     update_progress_artifact(artifact_id, 100.0 * epoch / epochs)
 
 
+def promotion_markdown(promotion: Promotion) -> str:
+    """The `model-promotion` artifact's text: the decision, both models' scores, the reason and the rule."""
+    p = promotion
+    scores = Table(("model", "run", "validation accuracy", "validation loss"), [
+        ("challenger", p.challenger_run, *_scores(p.challenger_accuracy, p.challenger_loss)),
+        ("champion", p.champion_run or "none", *_scores(p.champion_accuracy, p.champion_loss)),
+    ])
+    return render_template("promotion.md.j2", p=p, scores=scores, rule=RULE)
+
+
 def publish_promotion(promotion: Promotion) -> UUID:
     """Markdown artifact `model-promotion`: the decision, both scores, the reason and the rule."""
-    p = promotion
-    verdict = (f"challenger {p.challenger_run} promoted" if p.promoted
-               else f"champion {p.champion_run} kept")
-    rows = [["challenger", p.challenger_run, *_scores(p.challenger_accuracy, p.challenger_loss)],
-            ["champion", p.champion_run or "none", *_scores(p.champion_accuracy, p.champion_loss)]]
-    blocks = [Heading(1, f"Model promotion: {verdict}"),
-              Text(f"Reason: {p.reason}."),
-              Table(["model", "run", "validation accuracy", "validation loss"], rows),
-              Text(f"Compared on {p.n_samples} of the challenger's validation images, each model through its "
-                   f"own saved normaliser; {p.n_excluded} left out because the champion was trained on "
-                   f"them. Rule: {RULE}."),
-              Text(f"Champion model now: {p.champion_path}")]
-    return create_markdown_artifact(to_markdown(blocks, {}), key=MODEL_PROMOTION,
-                                    description=f"Promotion decision for run {p.challenger_run}")
+    return create_markdown_artifact(promotion_markdown(promotion), key=MODEL_PROMOTION,
+                                    description=f"Promotion decision for run {promotion.challenger_run}")
+
 
 def _scores(accuracy: float | None, loss: float | None) -> list[str | None]:
-    return [None, None] if accuracy is None else [f"{accuracy:.2%}", f"{loss:.4f}"]
+    """A model's accuracy in percent and loss to 4 decimals; None (n/a) when it was not scored."""
+    return [None, None] if accuracy is None else [percent(accuracy), f"{loss:.4f}"]

@@ -1,16 +1,15 @@
-"""What a person reads after a run, from plain data: figures, report.md and a self-contained report.html.
+"""What the report says, as typed data: a finished run's results (`ReportData`) and every value the report
+shows, computed here once (`report_content`), so "where does the report get this number" has one answer.
 
-`ReportData` holds a finished run's results; `write_report` turns it into ``figures/*.png``, ``report.md``
-(figures linked) and ``report.html`` (figures embedded as data URIs, no external files). The row builders
-here are also the contents of the Prefect table artifacts (see `flows.report.artifacts`).
+The templates (`flows.report.render`, `flows/report/templates/`) only lay these values out and format them.
+The row builders here are also the contents of the Prefect table artifacts (see `flows.report.artifacts`).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import math
 import platform
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -19,18 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from flows.report import figures as fig
-from flows.report.markup import Block, Heading, Image, Table, Text, data_uri, to_html, to_markdown
-from flows.report.quality_view import quality_blocks
+from flows.report.figures import MAX_MISCLASSIFIED
+from flows.report.quality import DataQuality, QualitySection, quality_section
+from flows.report.table import Table
 from mlp.metrics import per_class_accuracy
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 LONE_MEMBER = "1"  # the member name of history rows that do not say (one network)
-
-
-def member_of(row: Mapping[str, Any]) -> str:
-    """The network a history row belongs to."""
-    return str(row.get("member", LONE_MEMBER))
+# The report's sections, in order: the headings of templates/report_sections.j2 (the tests hold it to this).
 SECTIONS = (
     "Best epoch",
     "Learning curves",
@@ -43,7 +38,13 @@ SECTIONS = (
     "Stage times",
     "Versions",
 )
-PACKAGES = ("numpy", "prefect", "pyarrow", "pillow", "matplotlib", "scikit-learn", "mlpflow")
+PACKAGES = ("numpy", "prefect", "pyarrow", "pillow", "matplotlib", "scikit-learn", "jinja2", "mlpflow")
+MAX_CONFUSION_CLASSES = 30  # beyond this the confusion matrix is a figure only: a table that wide is unread
+
+
+def member_of(row: Mapping[str, Any]) -> str:
+    """The network a history row belongs to."""
+    return str(row.get("member", LONE_MEMBER))
 
 
 def library_versions() -> dict[str, str]:
@@ -55,6 +56,11 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return versions
+
+
+def percent(value: float | None) -> str:
+    """A fraction in percent with two decimals, 'n/a' for None or NaN (the templates' `percent` filter)."""
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class ReportData:
     confusion: (n_classes, n_classes) int counts on the validation set, rows true, at the best epoch.
     misclassified: (m, h*w) uint8 raw pixels of misclassified validation images, with their true and predicted
     class indices (m,). class_names are the folder names, display_names what people read (博, 学, ...).
+    quality: the data set's quality report and ingest counts, if given.
     loss_name: what the history's losses are, in words (e.g. "cross-entropy with label smoothing 0.1"), if
     worth saying. examples: what the training images looked like after augmentation, if there was any.
     test_time: the classifier's test-time augmentation (a name in `flows.pipeline.classifier.TEST_TIME`).
@@ -100,7 +107,7 @@ class ReportData:
     image_shape: tuple[int, int]
     misclassified_true: np.ndarray
     misclassified_pred: np.ndarray
-    quality: Mapping[str, Any] = field(default_factory=dict)
+    quality: DataQuality | None = None
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=library_versions)
     loss_name: str = ""
@@ -146,6 +153,8 @@ class ReportData:
                 raise ValueError(f"{name} must be ({len(images)},) class indices, got {y.shape} {y.dtype}")
             if y.size and (y.min() < 0 or y.max() >= n):
                 raise ValueError(f"{name} holds class indices outside [0, {n}): {sorted(set(y.tolist()))}")
+        if self.quality is not None and not isinstance(self.quality, DataQuality):
+            raise TypeError(f"quality must be a DataQuality, got {type(self.quality).__name__}")
         for name, value in (("confusion", cm), ("misclassified", images), ("image_shape", shape)):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "misclassified_true", labels[0].astype(np.int64))
@@ -169,15 +178,7 @@ class ReportData:
                 for m, epoch in self.best_epochs.items()}
 
 
-@dataclass(frozen=True)
-class ReportFiles:
-    """Where `write_report` put the report: report.md, report.html and figures/<name>.png."""
-
-    markdown: Path
-    html: Path
-    figures: dict[str, Path]
-
-
+# ----------------------------------------------------------------------------------- rows of the artifacts
 def history_rows(data: ReportData) -> list[dict[str, Any]]:
     """The epoch history as JSON-ready rows (Python numbers), HISTORY_KEYS first, then the other columns."""
     keys = ["member", *HISTORY_KEYS] + [k for row in data.history for k in row if k not in HISTORY_KEYS]
@@ -202,134 +203,103 @@ def per_class_rows(data: ReportData) -> list[dict[str, Any]]:
     ]
 
 
-def render_figures(data: ReportData) -> dict[str, bytes]:
-    """The report's figures as PNG bytes by name: curves, confusion, per_class and (if any) misclassified."""
-    labels = fig.class_labels(data.class_names, data.display_names)
-    pngs = {
-        "curves": fig.curves_png({m: data.rows_of(m) for m in data.members}, data.best_epochs),
-        "confusion": fig.confusion_png(data.confusion, labels),
-        "per_class": fig.per_class_png(per_class_accuracy(data.confusion), labels),
-    }
-    if data.examples is not None:
-        pngs["augmentation"] = fig.augmentation_png(
-            data.examples.originals, data.examples.variants, data.image_shape,
-            [labels.texts[c] for c in data.examples.labels], labels.font)
-    if len(data.misclassified):
-        pngs["misclassified"] = fig.misclassified_png(
-            data.misclassified, data.image_shape, data.misclassified_true, data.misclassified_pred, labels
-        )
-    return pngs
+# ----------------------------------------------------------------------------------- the report's content
+@dataclass(frozen=True)
+class BestEpoch:
+    """One network's best epoch, as the report states it: the epoch of how many, and its scores."""
+
+    epoch: int
+    n_epochs: int
+    val_accuracy: float
+    val_loss: float
+    train_accuracy: float
+    train_loss: float
 
 
-def report_blocks(data: ReportData, figure_names: Sequence[str]) -> list[Block]:
-    """The report's content, section by section (SECTIONS), as markup blocks."""
+@dataclass(frozen=True)
+class ReportContent:
+    """Every value report.md and report.html show, section by section (SECTIONS); the templates lay them out.
+
+    accuracy is the classifier's on the validation set: the ensemble's mean probabilities, each image also
+    shifted when test_time_shifts. lone is the one network's best epoch, None for an ensemble; best is its
+    history row as (metric, value), or a row per network of an ensemble. confusion is None beyond
+    MAX_CONFUSION_CLASSES classes; augmentation says how the training images were augmented (None: they
+    were not); quality is None when not given.
+    """
+
+    run_name: str
+    n_validation: int
+    accuracy: float | None
+    test_time_shifts: bool
+    loss_name: str
+    n_networks: int
+    lone: BestEpoch | None
+    best: Table
+    augmentation: str | None
+    confusion: Table | None
+    per_class: Table
+    n_misclassified: int
+    n_misclassified_shown: int
+    quality: QualitySection | None
+    configuration: Table
+    stage_times: Table
+    versions: Table
+
+
+def report_content(data: ReportData) -> ReportContent:
+    """What the report says about `data`, every number computed here."""
     n_val = int(data.confusion.sum())
-    blocks: list[Block] = [Heading(1, f"Training report: {data.run_name}"), Heading(2, "Best epoch")]
-    losses = f" Losses are {data.loss_name}." if data.loss_name else ""
-    accuracy = np.trace(data.confusion) / n_val if n_val else None
-    shifts = data.test_time == "shifts"
-    if len(data.best) == 1:
-        (member, best), = data.best.items()
-        n_epochs = sum(member_of(row) == member for row in data.history)
-        blocks.append(Text(
-            f"Best epoch {best['epoch']} of {n_epochs}: validation accuracy "
-            f"{_percent(best['val_accuracy'])} on {n_val} images (loss {best['val_loss']:.4f}); "
-            f"training accuracy {_percent(best['train_accuracy'])} (loss {best['train_loss']:.4f})."
-            + (f" Predicting each image as drawn and shifted by one pixel up, down, left and right, and "
-               f"averaging, the model classifies {_percent(accuracy)} correctly." if shifts else "")
-            + losses))
-        blocks.append(Table(["metric", "value"], [[k, _plain(v)] for k, v in best.items()]))
-    else:
-        over = " over each image and its four one-pixel shifts" if shifts else ""
-        blocks.append(Text(
-            f"An ensemble of {len(data.best)} networks, each trained on its own view of the images and kept "
-            f"at its best epoch; their mean probabilities{over} classify {_percent(accuracy)} of the {n_val} "
-            "validation images correctly. Each network alone, at its best epoch, each image as drawn:"
-            + losses))
-        keys = [k for k in next(iter(data.best.values())) if k != "member"]
-        blocks.append(Table(["network", *keys], [[m, *(_plain(row[k]) for k in keys)]
-                                                 for m, row in data.best.items()]))
-    blocks += [
-        Heading(2, "Learning curves"),
-        Image("curves", "Loss and accuracy per epoch, training and validation"),
-        Heading(2, "Training images"),
-    ]
-    if data.examples is None:
-        blocks.append(Text("No augmentation: the model trained on the training images as they are."))
-    else:
-        blocks += [Text(data.examples.description),
-                   Image("augmentation", "Training images, each followed by augmented versions of it")]
-    blocks += [
-        Heading(2, "Confusion matrix"),
-        Text("Validation set at the best epoch; rows are the true classes, columns the predicted ones."),
-        Image("confusion", "Confusion matrix"),
-    ]
-    if len(data.class_names) <= 30:
-        headers = ["true \\ predicted", *data.display_names]
-        pairs = zip(data.display_names, data.confusion, strict=True)
-        rows = [[name, *map(int, counts)] for name, counts in pairs]
-        blocks.append(Table(headers, rows))
-    rows = [[r["label"], r["folder"], r["name"], r["samples"], r["correct"], _percent(r["accuracy"])]
-            for r in per_class_rows(data)]
-    blocks += [
-        Heading(2, "Per-class accuracy"),
-        Image("per_class", "Per-class accuracy"),
-        Table(["label", "folder", "name", "samples", "correct", "accuracy"], rows),
-        Heading(2, "Misclassified validation images"),
-    ]
-    if "misclassified" in figure_names:
-        shown = min(len(data.misclassified), fig.MAX_MISCLASSIFIED)
-        blocks.append(Text(f"{len(data.misclassified)} misclassified; the first {shown} are shown."))
-        blocks.append(Image("misclassified", "Misclassified validation images, true → predicted"))
-    else:
-        blocks.append(Text("None: every validation image was classified correctly."))
-    quality = quality_blocks(data.quality, data.class_names, data.display_names)
-    blocks += [Heading(2, "Data quality"), *quality]
-    blocks += [Heading(2, "Configuration"), Table(["setting", "value"], _flatten(data.config))]
-    total = float(sum(data.stage_seconds.values()))
-    times = data.stage_seconds.items()
-    rows = [[stage, float(s), _percent(s / total if total else None)] for stage, s in times]
-    rows.append(["total", total, "100%" if total else "n/a"])
-    blocks += [Heading(2, "Stage times"), Table(["stage", "seconds", "share"], rows)]
-    versions = [[package, version] for package, version in data.versions.items()]
-    blocks += [Heading(2, "Versions"), Table(["package", "version"], versions)]
-    return blocks
+    best = data.best
+    lone = None
+    if len(best) == 1:
+        (member, row), = best.items()
+        lone = BestEpoch(row["epoch"], len(data.rows_of(member)), row["val_accuracy"], row["val_loss"],
+                         row["train_accuracy"], row["train_loss"])
+    show_confusion = len(data.class_names) <= MAX_CONFUSION_CLASSES
+    return ReportContent(
+        run_name=data.run_name,
+        n_validation=n_val,
+        accuracy=float(np.trace(data.confusion) / n_val) if n_val else None,
+        test_time_shifts=data.test_time == "shifts",
+        loss_name=data.loss_name,
+        n_networks=len(best),
+        lone=lone,
+        best=_best_table(best),
+        augmentation=None if data.examples is None else data.examples.description,
+        confusion=_confusion_table(data) if show_confusion else None,
+        per_class=Table(("label", "folder", "name", "samples", "correct", "accuracy"),
+                        [(r["label"], r["folder"], r["name"], r["samples"], r["correct"],
+                          percent(r["accuracy"])) for r in per_class_rows(data)]),
+        n_misclassified=len(data.misclassified),
+        n_misclassified_shown=min(len(data.misclassified), MAX_MISCLASSIFIED),
+        quality=None if data.quality is None else quality_section(data.quality),
+        configuration=Table(("setting", "value"), _flatten(data.config)),
+        stage_times=_stage_times(data.stage_seconds),
+        versions=Table(("package", "version"), data.versions.items()),
+    )
 
 
-def render_markdown(data: ReportData, images: Mapping[str, str]) -> str:
-    """report.md's text; `images` maps figure names to their src (relative paths, or data URIs)."""
-    return to_markdown(report_blocks(data, list(images)), images)
+def _best_table(best: Mapping[str, Mapping[str, Any]]) -> Table:
+    """One network: its best epoch's history row as (metric, value); an ensemble: a row per network."""
+    if len(best) == 1:
+        (row,) = best.values()
+        return Table(("metric", "value"), [(k, _plain(v)) for k, v in row.items()])
+    keys = [k for k in next(iter(best.values())) if k != "member"]
+    return Table(("network", *keys), [(m, *(_plain(row[k]) for k in keys)) for m, row in best.items()])
 
 
-def render_html(data: ReportData, pngs: Mapping[str, bytes]) -> str:
-    """report.html's text: one self-contained page, every figure embedded as a PNG data URI."""
-    images = {name: data_uri(png) for name, png in pngs.items()}
-    return to_html(report_blocks(data, list(images)), images, title=f"Training report: {data.run_name}")
+def _confusion_table(data: ReportData) -> Table:
+    """The confusion counts, a row per true class and a column per predicted one, by display name."""
+    pairs = zip(data.display_names, data.confusion, strict=True)
+    rows = [(name, *map(int, counts)) for name, counts in pairs]
+    return Table(("true \\ predicted", *data.display_names), rows)
 
 
-def write_report(data: ReportData, run_dir: Path) -> ReportFiles:
-    """Write run_dir/figures/<name>.png, run_dir/report.md and run_dir/report.html, each file atomically."""
-    run_dir = Path(run_dir)
-    pngs = render_figures(data)
-    (run_dir / "figures").mkdir(parents=True, exist_ok=True)
-    paths = {name: run_dir / "figures" / f"{name}.png" for name in pngs}
-    for name, png in pngs.items():
-        _write_atomic(paths[name], png)
-    markdown = render_markdown(data, {name: f"figures/{name}.png" for name in pngs})
-    _write_atomic(run_dir / "report.md", markdown.encode("utf-8"))
-    _write_atomic(run_dir / "report.html", render_html(data, pngs).encode("utf-8"))
-    return ReportFiles(run_dir / "report.md", run_dir / "report.html", paths)
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    """Write `content` to a temporary sibling, then rename it over `path`: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _stage_times(stage_seconds: Mapping[str, float]) -> Table:
+    """Seconds and share of the total per stage, then the total."""
+    total = float(sum(stage_seconds.values()))
+    rows = [(stage, float(s), percent(s / total if total else None)) for stage, s in stage_seconds.items()]
+    return Table(("stage", "seconds", "share"), [*rows, ("total", total, "100%" if total else "n/a")])
 
 
 def _plain(value: Any) -> Any:
@@ -337,12 +307,8 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None or np.isnan(value) else f"{100 * value:.2f}%"
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> list[list[str]]:
-    """Nested settings as [dotted.key, value] rows; lists and other values as JSON."""
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested settings as (dotted.key, value) rows; lists and other values as JSON."""
     rows = []
     for key, value in config.items():
         if isinstance(value, Mapping):
@@ -350,5 +316,5 @@ def _flatten(config: Mapping[str, Any], prefix: str = "") -> list[list[str]]:
         else:
             plain = isinstance(value, (str, Path))
             text = str(value) if plain else json.dumps(_plain(value), default=str, ensure_ascii=False)
-            rows.append([f"{prefix}{key}", text])
+            rows.append((f"{prefix}{key}", text))
     return rows

@@ -1,7 +1,8 @@
 """A small, hand-checkable ReportData shared by the report, figures and artifacts tests (not a test module).
 
 Three classes 博, 学, 笃 (folders 1, 2, 3). Validation: class 1 has 6 images, 5 right and 1 taken for 学;
-class 2 has 4, all right; class 3 has none. The one misclassified image is a real digits image.
+class 2 has 4, all right; class 3 has none. The one misclassified image is a real digits image. The data
+quality is a real `QualityReport` with one issue of each common kind but label conflicts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from sklearn.datasets import load_digits
 
 from flows.pipeline.demo_data import digits_to_pixels
 from flows.report.content import ReportData
+from flows.report.quality import DataQuality
+from mlp.data.quality import DuplicateGroup, QualityReport, Skipped, WrongSize
 
 FOLDERS = ["1", "2", "3"]
 NAMES = ["博", "学", "笃"]
@@ -22,13 +25,19 @@ _VALUES = [
     (3, 0.3, 0.9, 0.7, 0.8, 5e-4, 0.4),
 ]
 HISTORY = [dict(zip(_COLUMNS, values, strict=True)) for values in _VALUES]
-QUALITY = {
-    "n_images": 13,
-    "counts": {"1": 6, "2": 4, "3": 3},
-    "skipped": [{"path": "train/3/bad.bmp", "reason": "cannot identify image file"}],
-    "duplicates": [["train/1/4.bmp", "train/1/9.bmp"]],
-    "label_conflicts": [],
-}
+# The data set's quality: 13 training images (6, 4 and 3 per class), 2 unlabelled test images, a file that
+# could not be read, a wrong-size image and one duplicate pair; ingest decoded 3 files and reused 13.
+QUALITY = QualityReport(
+    root="data/sample",
+    image_shape=(8, 8),
+    class_names=tuple(FOLDERS),
+    display_names=tuple(NAMES),
+    counts={"train": {"1": 6, "2": 4, "3": 3}, "test": {"": 2}},
+    skipped=(Skipped("train/3/bad.bmp", "cannot identify image file"),),
+    wrong_size=(WrongSize("train/2/big.bmp", (10, 8), (8, 8)),),
+    duplicates=(DuplicateGroup("5e1f", ("train/1/4.bmp", "train/1/9.bmp"), ("1", "1")),),
+)
+DATA_QUALITY = DataQuality(QUALITY, n_decoded=3, n_reused=13)
 
 
 def digits_images(n: int) -> np.ndarray:
@@ -50,7 +59,7 @@ def sample_report(**changes) -> ReportData:
         "image_shape": (8, 8),
         "misclassified_true": np.array([0]),
         "misclassified_pred": np.array([1]),
-        "quality": QUALITY,
+        "quality": DATA_QUALITY,
         "stage_seconds": {"ingest": 1.5, "train": 6.0, "report": 0.5},
         "versions": {"python": "3.11.7", "numpy": "2.4.6"},
     }

@@ -126,9 +126,10 @@ def test_artifacts_read_back_with_display_names(hanzi_runs):
     assert "## Best epoch" in report and report.count("](data:image/png;base64,") == 5
     assert "Every epoch trained on fresh random distortions of the 240 training images" in report
     assert str(first.result().layout.best.resolve()) in artifacts["model-checkpoint"].data
-    assert _quality_value(artifacts, "files_decoded_now") == 12 * PER_CLASS + N_TEST
+    assert _quality_value(artifacts, "Files decoded now") == 12 * PER_CLASS + N_TEST
+    assert f"| Files decoded now | {12 * PER_CLASS + N_TEST} |" in report  # the report's own section
     rows = json.loads(artifacts["data-quality"].data)
-    assert {"section": "train_images_per_class", "item": "1 博", "value": PER_CLASS} in rows
+    assert {"section": "train images per class", "item": "1 博", "value": PER_CLASS} in rows
 
 
 def test_training_progress_moves_on_every_epoch(hanzi_runs, progress_updates):
@@ -141,7 +142,7 @@ def test_training_progress_moves_on_every_epoch(hanzi_runs, progress_updates):
 
 def test_a_second_run_on_unchanged_data_decodes_nothing(hanzi_runs):
     params, first, second, mtime = hanzi_runs
-    assert _quality_value(_artifacts(second), "files_decoded_now") == 0
+    assert _quality_value(_artifacts(second), "Files decoded now") == 0
     shared = next((params.output_dir / "datasets").glob("*.parquet"))
     assert shared.stat().st_mtime_ns == mtime  # not rewritten
     a, b = first.result().layout, second.result().layout

@@ -1,4 +1,5 @@
-"""A run's small records: the ingest summary, the quality summary people read, the epoch history CSV."""
+"""A run's small records: the ingest summary and the epoch history CSV (the quality summary people read is
+tested with the report's content, tests/flows/report/test_content.py)."""
 
 from __future__ import annotations
 
@@ -7,29 +8,8 @@ from pathlib import Path
 import pytest
 
 from flows.pipeline.stages import IngestSummary
-from flows.report.quality_view import quality_rows, quality_summary
 from flows.store.history import HISTORY_COLUMNS, read_history_csv, write_history_csv
 from mlp import EpochRecord, History
-from mlp.data.quality import Skipped, check
-
-
-@pytest.fixture
-def report():
-    """Five readable 28x28 images of two classes, plus a wrong-size one; a.bmp and c.bmp are one file filed
-    under both classes, d.bmp and e.bmp one file twice in class 2; one file unreadable."""
-    paths = ["train/1/a.bmp", "train/1/b.bmp", "train/2/c.bmp", "train/2/d.bmp", "train/2/e.bmp",
-             "train/2/big.bmp"]
-    return check(
-        paths,
-        ["train"] * 6,
-        ["1", "1", "2", "2", "2", "2"],
-        ["h1", "h2", "h1", "h3", "h3", "h4"],
-        [(28, 28)] * 5 + [(32, 32)],
-        class_names=["1", "2"],
-        display_names=["博", "学"],
-        skipped=[Skipped("train/1/bad.bmp", "cannot identify image file")],
-        root="/data",
-    )
 
 
 def test_ingest_summary_says_whether_images_were_decoded():
@@ -39,30 +19,6 @@ def test_ingest_summary_says_whether_images_were_decoded():
     fresh = IngestSummary(Path("d.parquet"), 6720, n_decoded=20, n_reused=6700, rewritten=True)
     assert fresh.describe() == ("Ingested 6720 images into d.parquet: 20 files decoded, 6700 unchanged files "
                                 "reused.")
-
-
-def test_quality_summary_totals_groups_and_display_names(report):
-    ingest = IngestSummary(Path("d.parquet"), 5, n_decoded=0, n_reused=7, rewritten=False)
-    summary = quality_summary(report, ingest)
-    assert summary["images"] == 5 and summary["image_size"] == "28x28" and summary["classes"] == 2
-    assert summary["files_decoded_now"] == 0 and summary["files_reused_from_last_ingest"] == 7
-    assert summary["train_images_per_class"] == {"1": 2, "2": 3}
-    assert summary["skipped"] == [{"path": "train/1/bad.bmp", "reason": "cannot identify image file"}]
-    assert summary["wrong_size"] == [{"path": "train/2/big.bmp", "size": "32x32", "expected": "28x28"}]
-    assert summary["duplicates"] == [{"files": "train/2/d.bmp, train/2/e.bmp", "labels": "2 学"}]
-    assert summary["label_conflicts"] == [{"files": "train/1/a.bmp, train/2/c.bmp", "labels": "1 博, 2 学"}]
-    rows = quality_rows(summary, report.class_names, report.display_names)  # what the artifact shows
-    assert {"section": "train_images_per_class", "item": "2 学", "value": 3} in rows
-    assert {"section": "summary", "item": "files_decoded_now", "value": 0} in rows
-
-
-def test_unlabelled_test_images_are_counted_apart():
-    paths = ["train/1/a.bmp", "test/x.bmp", "test/y.bmp"]
-    report = check(paths, ["train", "test", "test"], ["1", None, None], ["h1", "h2", "h3"], [(8, 8)] * 3,
-                   class_names=["1"])
-    summary = quality_summary(report, IngestSummary(Path("d.parquet"), 3, 3, 0, True))
-    assert summary["train_images_per_class"] == {"1": 1}
-    assert summary["test_images_unlabelled"] == 2 and "test_images_per_class" not in summary
 
 
 def test_history_csv_round_trips_the_trainers_rows(tmp_path):
