@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from flows import environment
+from flows.store import layout
 
 STARTED = time.perf_counter()  # when the command line was loaded: the start of the "imports" time
 
@@ -183,19 +184,19 @@ def serve(argv: Sequence[str], prog: str) -> Any:
 
 def sine(argv: Sequence[str], prog: str) -> Any:
     """Fit sin(2πx) with an MLP [1, 100, 100, 1]; print the final MSE and where the figure is."""
-    from flows.pipeline.params import Iterations, LearningRate, Seed, checked
+    from flows.pipeline.params import SINE_DEFAULTS, Iterations, LearningRate, Seed, checked, flag_help
 
     parser = argparse.ArgumentParser(
         prog=prog, description="The seed design's first experiment: fit sin(2πx) on [0, 1] with an MLP "
         "[1, 100, 100, 1] (ReLU, MSE, full-batch Adam); writes <output-dir>/sine_fit.png and the sine-fit "
         "artifact.")
-    parser.add_argument("--iterations", type=checked(Iterations), default=10_000, metavar="N",
-                        help="full-batch Adam steps, >= 1 (default: 10000)")
-    parser.add_argument("--lr", type=checked(LearningRate), default=3e-4,
-                        help="learning rate, > 0 (default: 3e-4)")
-    parser.add_argument("--seed", type=checked(Seed), default=0, help="seed, >= 0 (default: 0)")
-    parser.add_argument("--output-dir", type=Path, default=environment.ARTIFACTS_DIR, metavar="DIR",
-                        help=f"where sine_fit.png is written (default: {environment.ARTIFACTS_DIR})")
+    for name, annotation, metavar in (("iterations", Iterations, "N"), ("lr", LearningRate, "LR"),
+                                      ("seed", Seed, "SEED")):
+        default = SINE_DEFAULTS[name]
+        parser.add_argument(f"--{name}", type=checked(annotation), default=default, metavar=metavar,
+                            help=flag_help(annotation, default))
+    parser.add_argument("--output-dir", type=Path, default=layout.ARTIFACTS_DIR, metavar="DIR",
+                        help=f"where sine_fit.png is written (default: {layout.ARTIFACTS_DIR})")
     args = parser.parse_args(argv)
     from flows.jobs.sine_fit import FIGURE, sine_fit
 

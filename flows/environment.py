@@ -1,4 +1,4 @@
-"""The one place that names mlpflow's default paths and the environment its flows run in.
+"""The environment mlpflow's flows run in: Prefect's settings and the BLAS threads.
 
 Nothing happens on import: `apply()` sets the environment (Prefect's settings, one BLAS thread), and the
 command line (`flows.cli`) calls it first, before NumPy and Prefect load. Standard library only, so that
@@ -10,13 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = REPO_ROOT / "data"
-RAW_DIR = DATA_DIR / "raw"
-DEMO_DIR = DATA_DIR / "demo"
-ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 
 # The environment every flow runs in; `apply` sets them with setdefault, so the user's own values win. NumPy
 # and Prefect read them when they load.

@@ -21,9 +21,7 @@ from prefect.runtime import flow_run
 
 from flows.pipeline.evaluation import evaluate_model
 from flows.pipeline.params import PipelineParams
-from flows.pipeline.promotion import mark_latest, promote
-from flows.pipeline.reporting import write_run_report
-from flows.pipeline.stages import (
+from flows.pipeline.preparation import (
     augment_training_set,
     check_quality,
     fit_normalization,
@@ -34,6 +32,8 @@ from flows.pipeline.stages import (
     split_data,
     start_run,
 )
+from flows.pipeline.promotion import mark_latest, promote
+from flows.pipeline.reporting import write_run_report
 from flows.pipeline.training import train_model
 from flows.store.layout import RunLayout, make_run_name
 

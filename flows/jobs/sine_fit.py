@@ -17,11 +17,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.environment import ARTIFACTS_DIR
-from flows.pipeline.params import Iterations, LearningRate, Seed
+from flows.pipeline.params import SINE_DEFAULTS, Iterations, LearningRate, Seed
 from flows.report.figures import sine_fit_png
 from flows.report.render import data_uri, render_template
 from flows.report.table import Table
+from flows.store.layout import ARTIFACTS_DIR
 from mlp.atomic import write_bytes
 from mlp.config import TrainConfig
 from mlp.history import History
@@ -104,8 +104,8 @@ def plot(result: SineFit) -> bytes:
 
 
 @flow(name="sine-fit")
-def sine_fit(iterations: Iterations = 10_000, lr: LearningRate = 3e-4, seed: Seed = 0,
-             output_dir: Path = ARTIFACTS_DIR) -> float:
+def sine_fit(iterations: Iterations = SINE_DEFAULTS["iterations"], lr: LearningRate = SINE_DEFAULTS["lr"],
+             seed: Seed = SINE_DEFAULTS["seed"], output_dir: Path = ARTIFACTS_DIR) -> float:
     """Fit sin(2πx), write <output_dir>/sine_fit.png, publish the `sine-fit` artifact; return the MSE."""
     result = fit(iterations, lr, seed)
     png = plot(result)

@@ -27,8 +27,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.environment import blas_threads, training_blas_threads
 from flows.pipeline.evaluation import Evaluation, evaluate_model
 from flows.pipeline.params import PipelineParams
-from flows.pipeline.sources import DataSource
-from flows.pipeline.stages import (
+from flows.pipeline.preparation import (
     augment_training_set,
     check_quality,
     fit_normalization,
@@ -38,6 +37,7 @@ from flows.pipeline.stages import (
     shuffle_training_set,
     split_data,
 )
+from flows.pipeline.sources import DataSource
 from flows.pipeline.training import train_model
 from flows.pipeline.variants import configurations, describe_changes
 from flows.report.content import percent

@@ -1,7 +1,7 @@
 """The pipeline: its parameters (`params`, one source for every interface) and its stages as Prefect tasks.
 
-One way through: data (`sources`, `demo_data`) → `stages` (start the run, ingest, quality, split, normalise,
-augment, shuffle) → `training` → `evaluation` (and `predictions`) → `reporting` → `promotion`. What a trained
-model is at prediction time (networks, views, normalisers, class names) is `classifier`; the sweep's
-configurations are `variants`.
+One way through: the data folder (`sources`, `demo_data`) → `preparation` (start the run, ingest, quality,
+split, normalise, augment, shuffle) → `training` → `evaluation` (with `predictions`) → `reporting` →
+`promotion`. What a trained model is at prediction time (its networks, views, normalisers and class names)
+is `classifier`; the sweep's configurations are `variants`.
 """

@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, DirectoryPath, Field, TypeAdapter, ValidationError
 
-from flows.environment import ARTIFACTS_DIR
 from flows.pipeline.classifier import TEST_TIME
+from flows.store.layout import ARTIFACTS_DIR
 from mlp.data.split import GROUPINGS, compile_grouping
 from mlp.data.transforms import NORMALIZERS
 from mlp.data.views import VIEWS
@@ -64,7 +64,7 @@ RunSeed = Declared[TRAINING.seed, "seed of every random choice: split, initialis
 View = Literal[tuple(VIEWS)]
 Normalization = Literal[tuple(NORMALIZERS)]
 TestTime = Literal[tuple(TEST_TIME)]
-# The training stage's ways to augment the training set (flows/pipeline/stages.py).
+# The training stage's ways to augment the training set (flows/pipeline/preparation.py).
 Augmentation = Literal["distort", "shift", "none"]
 
 
@@ -238,6 +238,13 @@ def _got(value: Any) -> str:
 Iterations = Declared[TRAINING.epochs, "full-batch Adam steps"]
 LearningRate = Declared[TRAINING.lr, "Adam's learning rate"]
 Seed = Declared[TRAINING.seed, "seed of the initial weights"]
+SINE_DEFAULTS = {"iterations": 10_000, "lr": 3e-4, "seed": 0}  # the seed design's setting
+
+
+def flag_help(annotation: Any, default: Any) -> str:
+    """The --help text of a flag typed `Declared[...]`: its description, default and what it accepts."""
+    _, field, hyper = get_args(annotation)
+    return f"{field.description} (default: {default:g}; {hyper.required().describe()})"
 
 
 def checked(annotation: Any) -> Callable[[str], Any]:

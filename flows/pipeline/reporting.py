@@ -13,8 +13,8 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.pipeline.evaluation import Evaluation
 from flows.pipeline.params import PipelineParams
+from flows.pipeline.preparation import IngestSummary, stage_rng
 from flows.pipeline.sources import DataSource
-from flows.pipeline.stages import IngestSummary, stage_rng
 from flows.pipeline.training import best_epochs, describe_epochs, distortion
 from flows.report import artifacts
 from flows.report.content import ReportData, TrainingExamples

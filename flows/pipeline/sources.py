@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows import environment
+from flows.store import layout
 
 DEMO_NAME = "digits"
 
@@ -37,16 +37,16 @@ class DataSource:
             return f"Data: your images in {self.root}. Use --data-dir DIR to train on another folder."
         return (
             f"Data: the built-in demo, scikit-learn's 1,797 handwritten digits as 8x8 BMPs in {self.root}. "
-            f"To train on your own images, put them in {environment.RAW_DIR}/train/<class>/*.bmp (optionally "
+            f"To train on your own images, put them in {layout.RAW_DIR}/train/<class>/*.bmp (optionally "
             "with a labels.txt of 'FOLDER NAME' lines) or pass --data-dir DIR."
         )
 
 
 def resolve_data(data_dir: Path | None) -> DataSource:
-    """The run's data: `data_dir` when given, else ``environment.RAW_DIR`` (data/raw) when it holds
-    ``train/``, else the digits demo at ``environment.DEMO_DIR`` (written by
+    """The run's data: `data_dir` when given, else ``layout.RAW_DIR`` (data/raw) when it holds
+    ``train/``, else the digits demo at ``layout.DEMO_DIR`` (written by
     `flows.pipeline.demo_data.write_digits_demo`)."""
-    raw_dir, demo_dir = environment.RAW_DIR, environment.DEMO_DIR
+    raw_dir, demo_dir = layout.RAW_DIR, layout.DEMO_DIR
     if data_dir is not None:
         root = Path(data_dir).expanduser().resolve()
         if not root.is_dir():

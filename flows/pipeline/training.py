@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.environment import blas_threads, training_blas_threads
 from flows.pipeline.classifier import Member, classifier_metadata
 from flows.pipeline.params import PipelineParams
-from flows.pipeline.stages import read_normalizers
+from flows.pipeline.preparation import read_normalizers
 from flows.report import artifacts
 from flows.store.history import write_history_csv
 from flows.store.layout import RunLayout

@@ -32,7 +32,7 @@ ALWAYS_LISTED = ("skipped", "wrong size", "duplicate", "label conflict")
 @dataclass(frozen=True)
 class DataQuality:
     """The data set's quality report and what ingest did for the run: files decoded now, and files reused
-    from the last ingest (`flows.pipeline.stages.IngestSummary`)."""
+    from the last ingest (`flows.pipeline.preparation.IngestSummary`)."""
 
     report: QualityReport
     n_decoded: int

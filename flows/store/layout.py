@@ -1,5 +1,7 @@
-"""Where every file of mlpflow's output lives: the one place that decides a run's folder and its files.
+"""Where every file of mlpflow lives: the one place that decides a run's folder and its files.
 
+    data/raw/                                 your class folders, read when no --data-dir is given
+    data/demo/                                the built-in digits demo, written on first use
     <output>/runs/<run-name>/                 one pipeline run (see RunLayout); names from `make_run_name`
     <output>/latest                           symlink to the newest complete run
     <output>/datasets/<source-key>.parquet    a data folder's ingested images, reused while they are unchanged
@@ -21,6 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RAW_DIR = REPO_ROOT / "data" / "raw"  # the default data folder (flows.pipeline.sources)
+DEMO_DIR = REPO_ROOT / "data" / "demo"
+ARTIFACTS_DIR = REPO_ROOT / "artifacts"  # the default output folder, <output> below
 CHAMPION_MODEL = "model.npz"  # the checkpoint inside a models/<source-key>/versions/<run-name>/ folder
 
 

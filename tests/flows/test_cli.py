@@ -89,8 +89,8 @@ def test_the_installed_console_script_runs_the_commands():
 def test_without_scikit_learn_the_demo_run_ends_with_one_line_saying_what_to_do(tmp_path):
     # sys.modules["sklearn"] = None makes `import sklearn` fail as if it were not installed.
     code = ("import sys, pathlib; sys.modules['sklearn'] = None\n"
-            "from flows import environment\n"
-            f"environment.RAW_DIR = pathlib.Path({str(tmp_path / 'raw')!r})\n"
+            "from flows.store import layout\n"
+            f"layout.RAW_DIR = pathlib.Path({str(tmp_path / 'raw')!r})\n"
             "from flows.cli import main\n"
             f"main(['run', '--output-dir', {str(tmp_path / 'out')!r}])")
     done = run(["-c", code])

@@ -18,12 +18,12 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from flows import environment as settings
 from flows.cli import run_command
 from flows.jobs.full_pipeline import StageTimer, full_pipeline
 from flows.pipeline.classifier import Classifier
 from flows.pipeline.params import PipelineParams
 from flows.report import artifacts as flow_artifacts
+from flows.store import layout
 from flows.store.history import read_history_csv
 from flows.store.layout import champion_link, latest_link, models_dir, source_key
 from mlp.data import files
@@ -159,8 +159,8 @@ def test_the_same_run_again_keeps_the_champion(hanzi_runs):
 
 def test_a_run_on_other_data_gets_its_own_champion(hanzi_runs, tmp_path, monkeypatch):
     params, first, _, _ = hanzi_runs
-    monkeypatch.setattr(settings, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
-    monkeypatch.setattr(settings, "DEMO_DIR", tmp_path / "data" / "demo")
+    monkeypatch.setattr(layout, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
+    monkeypatch.setattr(layout, "DEMO_DIR", tmp_path / "data" / "demo")
     digits = full_pipeline(PipelineParams(output_dir=params.output_dir, epochs=1, hidden=(16,)))
     assert digits.promoted  # the first champion of the digits, however weak
     hanzi = champion_link(models_dir(params.output_dir, source_key(params.data_dir)))
@@ -216,8 +216,8 @@ def test_evaluation_agrees_with_training_and_the_checkpoint(hanzi_runs):
 
 
 def test_the_command_uses_the_digits_demo_without_a_data_dir(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(settings, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
-    monkeypatch.setattr(settings, "DEMO_DIR", tmp_path / "data" / "demo")
+    monkeypatch.setattr(layout, "RAW_DIR", tmp_path / "data" / "raw")  # no train/ in it: the demo is used
+    monkeypatch.setattr(layout, "DEMO_DIR", tmp_path / "data" / "demo")
     result = run_command("run", ["--output-dir", str(tmp_path / "out"), "--epochs", "12", "--hidden", "64"])
     assert result.layout.name.endswith("-digits") and (tmp_path / "data" / "demo" / "labels.txt").is_file()
     assert len(files.read_dataset(result.layout.dataset)) == 1797

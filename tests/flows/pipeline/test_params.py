@@ -10,7 +10,6 @@ from prefect import flow
 from prefect.exceptions import ParameterTypeError
 from pydantic import TypeAdapter, ValidationError
 
-from flows.environment import ARTIFACTS_DIR
 from flows.pipeline.classifier import TEST_TIME
 from flows.pipeline.params import (
     DECLARED,
@@ -23,6 +22,7 @@ from flows.pipeline.params import (
     parse_args,
     valid_values,
 )
+from flows.store.layout import ARTIFACTS_DIR
 from mlp.activations import ACTIVATIONS
 from mlp.data.distort import Distortion
 from mlp.data.transforms import NORMALIZERS

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from flows import environment as settings
 from flows.pipeline.sources import DEMO_NAME, DataSource, resolve_data
+from flows.store import layout
 
 
 @pytest.fixture
 def data_dirs(tmp_path, monkeypatch):
-    """settings.RAW_DIR and DEMO_DIR moved into tmp_path (raw without train/ at first)."""
+    """layout.RAW_DIR and DEMO_DIR moved into tmp_path (raw without train/ at first)."""
     raw, demo = tmp_path / "data" / "raw", tmp_path / "data" / "demo"
     raw.mkdir(parents=True)
-    monkeypatch.setattr(settings, "RAW_DIR", raw)
-    monkeypatch.setattr(settings, "DEMO_DIR", demo)
+    monkeypatch.setattr(layout, "RAW_DIR", raw)
+    monkeypatch.setattr(layout, "DEMO_DIR", demo)
     return raw, demo
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.pipeline.stages import IngestSummary
+from flows.pipeline.preparation import IngestSummary
 from flows.store.history import HISTORY_COLUMNS, read_history_csv, write_history_csv
 from mlp import EpochRecord, History
 

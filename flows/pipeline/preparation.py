@@ -1,4 +1,4 @@
-"""The data stages of the pipeline as Prefect tasks: choose the data, start the run, ingest, check quality,
+"""The stages before training, as Prefect tasks: choose the data, start the run, ingest, check quality,
 split, fit the normalisers, augment and shuffle. Each reads the run's files and writes its own (see
 `flows.store.layout.RunLayout`).
 

@@ -1,0 +1,51 @@
+"""The training stage: its configuration from the parameters, each network's own seed, and a failing network
+stopping the others with its own error raised."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.pipeline.params import PipelineParams
+from flows.pipeline.preparation import (
+    augment_training_set,
+    fit_normalization,
+    shuffle_training_set,
+    split_data,
+)
+from flows.pipeline.training import member_seed, train_config, train_model
+from flows.store.history import read_history_csv
+
+
+def test_train_config_follows_the_parameters(tmp_path):
+    params = PipelineParams(optimizer="sgd", lr=0.05, epochs=7, batch_size=32, schedule="step",
+                            label_smoothing=0.0, shuffle=False, seed=9)
+    config = train_config(params, tmp_path / "checkpoints")
+    assert (config.optimizer, config.lr, config.epochs, config.batch_size) == ("sgd", 0.05, 7, 32)
+    assert (config.schedule, config.label_smoothing, config.shuffle, config.seed) == ("step", 0.0, False, 9)
+    assert config.checkpoint_dir == tmp_path / "checkpoints" and config.monitor == "val_loss"
+
+
+def test_no_network_shares_its_seed_with_a_network_of_another_run():
+    seeds = [member_seed(seed, k) for seed in range(50) for k in range(4)]
+    assert len(set(seeds)) == len(seeds)  # seed + k would give network 2 of --seed 0 the seed of --seed 1
+    assert member_seed(7, 0) == 7 and member_seed(7, 1) != 8  # the first keeps --seed itself
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_network_that_fails_stops_the_others_and_its_own_error_is_raised(run):
+    """Fault injection: a file stands where the framed network's checkpoint folder goes, so that network
+    fails at its first checkpoint; the raw network stops at the end of its epoch instead of training on,
+    and train_model raises the framed network's error, not the raw one's stop."""
+    params, _, layout, _ = run
+    params = params.model_copy(update={"epochs": 200, "hidden": (16,), "members": ("raw", "framed")})
+    split_data.fn(layout, 0.2, seed=0)
+    fit_normalization.fn(layout, params.normalization, params.members)
+    augment_training_set.fn(layout, params.augment)
+    shuffle_training_set.fn(layout, params.shuffle, params.seed)
+    blocked = layout.member_checkpoints("2-framed")
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("not a folder")
+    with pytest.raises(OSError, match="2-framed"):
+        train_model.fn(layout, params, "data")
+    raw_epochs = [row for row in read_history_csv(layout.history) if row["member"] == "1-raw"]
+    assert 0 < len(raw_epochs) < params.epochs  # stopped early, its epochs so far recorded
