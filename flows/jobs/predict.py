@@ -1,19 +1,10 @@
-"""Predict the class of every image in a folder with a trained model: a Prefect flow and its command.
+"""Predict the class of every image in a folder with a trained model, as a Prefect flow (`mlpflow predict`,
+``python flows/predict.py``; its ``--help`` says what the flags take and what the CSV holds).
 
-    python flows/predict.py --model PATH --images DIR [--out predictions.csv]
-
---model   a checkpoint (.npz); a run folder (its checkpoints/best.npz), e.g. artifacts/latest; or a champion
-          or version folder (its model.npz), e.g. artifacts/models/<key>/champion
---images  one image, a flat folder, or class folders <label>/... (read recursively)
---out     the CSV to write (default: predictions.csv in the current folder)
-
-The model applies the normaliser stored in its checkpoint to the raw pixels. The CSV has one row per usable
-image: path (relative to DIR), predicted_label (the class folder name), predicted_name (its display name) and
-probability (of the predicted class); when DIR has class folders also true_label (the image's class folder,
-or "" for an image outside the model's class folders: such images are predicted but unlabelled), and the
-accuracy over images in the model's class folders is logged and returned. Unreadable images and images of
-another size than the model's are left out and listed (in the log and the `prediction-summary` artifact), not
-fatal; folders that are not one of the model's classes are named as unlabelled.
+The model applies the preprocessing stored in its checkpoint to the raw pixels; the rows are
+`flows.pipeline.predictions.Predictions`. Unreadable images and images of another size than the model's are
+left out and listed (in the log and the `prediction-summary` artifact), not fatal; folders that are not one
+of the model's classes are predicted without a true label and named.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""The seed design's first experiment as a flow: fit sin(2πx) on [0, 1] with an MLP [1, 100, 100, 1].
-
-    python flows/sine_fit.py [--iterations 10000] [--lr 3e-4] [--seed 0] [--output-dir artifacts]
+"""The seed design's first experiment as a flow: fit sin(2πx) on [0, 1] with an MLP [1, 100, 100, 1]
+(`mlpflow sine`, ``python flows/sine_fit.py``).
 
 ReLU, MSE loss, Adam, full batch of 64 evenly spaced samples, one iteration per epoch (`fit_sine`).
 Writes <output-dir>/sine_fit.png (the fit beside the training curve), publishes the markdown artifact

@@ -4,6 +4,7 @@ stopping the others with its own error raised."""
 from __future__ import annotations
 
 import pytest
+from prefect import flow
 
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import (
@@ -45,7 +46,12 @@ def test_a_network_that_fails_stops_the_others_and_its_own_error_is_raised(run):
     blocked = layout.member_checkpoints("2-framed")
     blocked.parent.mkdir(parents=True, exist_ok=True)
     blocked.write_text("not a folder")
+
+    @flow
+    def training() -> None:  # a flow run around the task, as in the pipeline: its artifacts belong to it
+        train_model(layout, params, "data")
+
     with pytest.raises(OSError, match="2-framed"):
-        train_model.fn(layout, params, "data")
+        training()
     raw_epochs = [row for row in read_history_csv(layout.history) if row["member"] == "1-raw"]
     assert 0 < len(raw_epochs) < params.epochs  # stopped early, its epochs so far recorded
