@@ -87,7 +87,7 @@ def test_dict_json_round_trip(tmp_path):
     path = r.save_json(tmp_path / "out" / "quality.json")
     text = path.read_text(encoding="utf-8")
     assert "一" in text  # display names readable in the file, not \\u-escaped
-    assert QualityReport.from_dict(json.loads(text)) == r
+    assert QualityReport.from_dict(json.loads(text)) == r == QualityReport.load_json(path)
 
 
 def test_rows_for_tables():

@@ -4,7 +4,6 @@ the report gets each of them), then report.md, report.html, figures and the repo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from flows.report.quality import DataQuality
 from flows.report.render import write_report
 from flows.store.history import read_history_csv
 from flows.store.layout import RunLayout
+from flows.store.runs import read_record
 from mlp import load_checkpoint
 from mlp.data import files
 from mlp.data import transforms as T
@@ -73,11 +73,11 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
     meta = checkpoint.metadata
     val = files.load_arrays(layout.val_data)
     wrong = evaluation.misclassified(val["y"])
-    params = json.loads(layout.params.read_text(encoding="utf-8"))["parameters"]
+    params = read_record(layout)["parameters"]
     config = {"parameters": params, "data": {"root": str(source.root), "kind": source.kind},
               "model": checkpoint.model.config | {"n_params": checkpoint.model.n_params},
               "training": checkpoint.train_config}
-    quality = QualityReport.from_dict(json.loads(layout.quality.read_text(encoding="utf-8")))
+    quality = QualityReport.load_json(layout.quality)
     ds = files.read_dataset(layout.dataset)
     train = files.load_arrays(layout.split)["train"]
     examples = training_examples(ds.X[train], ds.y[train], ds.image_shape, PipelineParams(**params))

@@ -123,6 +123,11 @@ class QualityReport:
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
         return write_bytes(path, (text + "\n").encode("utf-8"))
 
+    @classmethod
+    def load_json(cls, path: str | os.PathLike) -> QualityReport:
+        """The report `save_json` wrote."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
     def class_rows(self) -> list[dict[str, Any]]:
         """One row per class: folder name, display name, usable images per split."""
         splits = [s for s in SPLITS if s in self.counts and s != "test"]

@@ -22,6 +22,7 @@ from flows.pipeline.preparation import (
     stage_rng,
     start_run,
 )
+from flows.store.runs import read_record
 from mlp.data import files
 from mlp.data.views import frame
 from tests.data_trees import SHAPE, clean_root, glyph, save_1bit
@@ -30,7 +31,7 @@ from tests.flows.pipeline.conftest import CLASSES
 
 def test_start_run_records_the_parameters(run):
     params, source, layout, _ = run
-    record = json.loads(layout.params.read_text(encoding="utf-8"))
+    record = read_record(layout)
     assert record["run_name"] == layout.name == "20261127-104512-data"
     assert record["data"] == {"root": str(source.root), "kind": "given"}
     assert PipelineParams(**record["parameters"]) == params
