@@ -2,10 +2,10 @@
 a report. Run it with ``python flows/full_pipeline.py`` or ``mlpflow run`` (`flows.cli`).
 
 Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
-augment → shuffle → train → evaluate → report, then `latest` and the champion promotion. Everything lands in
-``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`); ``<output-dir>/latest`` points at the newest
-complete run; each data folder has its own champion, ``<output-dir>/models/<key>/champion`` (see
-`flows.store.champion`).
+augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`.
+Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`); ``<output-dir>/latest``
+points at the newest complete run; each data folder has its own champion,
+``<output-dir>/models/<key>/champion`` (see `flows.store.champion`).
 """
 
 from __future__ import annotations
@@ -96,10 +96,10 @@ def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
         train_model(layout, params, str(source.root))
     with timer("evaluate"):
         evaluation = evaluate_model(layout)
-    with timer("report"):
-        report = write_run_report(layout, source, ingest, dict(timer.seconds))
-    mark_latest(params.output_dir, layout)
     with timer("promotion"):
         promotion = promote(layout, source, params.output_dir)
+    with timer("report"):
+        report = write_run_report(layout, source, ingest, dict(timer.seconds), promotion)
+    mark_latest(params.output_dir, layout)
     return PipelineResult(layout, report, evaluation.accuracy, evaluation.loss, evaluation.best_epochs,
                           promotion.promoted, dict(timer.seconds), entered)

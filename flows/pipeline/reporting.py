@@ -19,6 +19,7 @@ from flows.report import artifacts
 from flows.report.content import ReportData, TrainingExamples
 from flows.report.quality import DataQuality
 from flows.report.render import write_report
+from flows.store.champion import Promotion
 from flows.store.history import read_history_csv
 from flows.store.layout import RunLayout
 from flows.store.runs import read_record
@@ -66,7 +67,7 @@ def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
 
 @task(cache_policy=NO_CACHE)
 def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummary,
-                     stage_seconds: dict[str, float]) -> Path:
+                     stage_seconds: dict[str, float], promotion: Promotion | None = None) -> Path:
     """Write figures, report.md and report.html, and publish the report and checkpoint artifacts."""
     evaluation = Evaluation.load(layout.metrics)
     checkpoint = load_checkpoint(layout.best)
