@@ -1,5 +1,6 @@
 """The last stages: point `latest` at the finished run, and score its model against its data folder's
-champion (`flows.store.champion`), promoting it when better.
+champion (`flows.store.champion`), promoting it only when it is better beyond chance (`promotion_min_samples`,
+`promotion_alpha`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.pipeline.params import PipelineParams
 from flows.pipeline.sources import DataSource
 from flows.report.artifacts import publish_promotion
 from flows.store.champion import Promotion, promote_if_better
@@ -26,16 +28,18 @@ def mark_latest(output_dir: Path, layout: RunLayout) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def promote(layout: RunLayout, source: DataSource, output_dir: Path) -> Promotion:
+def promote(layout: RunLayout, source: DataSource, params: PipelineParams) -> Promotion:
     """Score this run's model against its data folder's champion on this run's validation images that the
-    champion was not trained on; promote it if better, with the hashes of this run's training images."""
+    champion was not trained on; promote it, with the hashes of this run's training images, when it is
+    better on at least `params.promotion_min_samples` images and McNemar's exact test gives p below
+    `params.promotion_alpha`."""
     ds, split = files.read_dataset(layout.dataset), files.load_arrays(layout.split)
     val, train = split["val"], split["train"]
-    models = models_dir(output_dir, source_key(source.root))
+    models = models_dir(params.output_dir, source_key(source.root))
     promotion = promote_if_better(layout.best, ds.X[val], ds.y[val], models, layout.name,
-                                  val_hashes=ds.hashes[val], train_hashes=ds.hashes[train])
+                                  val_hashes=ds.hashes[val], train_hashes=ds.hashes[train],
+                                  min_samples=params.promotion_min_samples, alpha=params.promotion_alpha)
     publish_promotion(promotion)
-    verdict = "promoted to champion" if promotion.promoted else "not promoted"
-    get_run_logger().info(f"Model {verdict}: {promotion.reason} (compared on {promotion.n_samples} "
-                          f"validation images; {promotion.n_excluded} left out as champion-training images)")
+    get_run_logger().info(f"{promotion.sentence()} ({promotion.n_excluded} validation images left out: the "
+                          "champion was trained on them)")
     return promotion

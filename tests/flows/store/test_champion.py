@@ -1,5 +1,6 @@
-"""Champion promotion on real digits models: the better model is kept both ways, the swap is atomic, the
-decision is recorded on disk and as the `model-promotion` artifact."""
+"""Champion promotion on real digits models: the better model is kept both ways, only on enough images and
+beyond chance (McNemar's exact test on their real answers), the swap is atomic, the decision is recorded on
+disk and as the `model-promotion` artifact."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from flows.store.champion import (
     TRAINING_HASHES,
     Promotion,
     current_champion,
-    decide,
     promote_if_better,
     training_hashes,
 )
 from flows.store.layout import CHAMPION_MODEL, champion_link, versions_dir
+from flows.store.mcnemar import TEST_NAME, PairedCounts, exact_p_value
 from tests.flows.classifiers import DigitsData, digits_data, resplit, train_checkpoint
 
 
@@ -53,29 +54,29 @@ def score(checkpoint: Path, digits: DigitsData, rows: np.ndarray | None = None) 
     return accuracy, loss
 
 
-def promote(checkpoint: Path, digits: DigitsData, out: Path, run: str, **hashes) -> Promotion:
-    """Promote `checkpoint`, trained on `digits.train`, measured on `digits.val` (`hashes` overrides)."""
-    hashes = {"val_hashes": digits.val_hashes, "train_hashes": digits.train_hashes} | hashes
-    return promote_if_better(checkpoint, digits.X_val, digits.y_val, out, run, **hashes)
+DEFAULT_RULE = {"min_samples": 200, "alpha": 0.05}  # the pipeline's defaults (PipelineParams)
 
 
-# ---------------------------------------------------------------------------------------------- the rule
-@pytest.mark.parametrize(("challenger", "champion", "wins", "words"), [
-    ((0.9, 0.5), (0.8, 0.1), True, "90.00% > champion 80.00%"),
-    ((0.8, 0.1), (0.9, 0.5), False, "80.00% < champion 90.00%"),
-    ((0.9, 0.3), (0.9, 0.4), True, "loss 0.3000 < champion 0.4000"),
-    ((0.9, 0.4), (0.9, 0.3), False, "loss 0.4000 >= champion 0.3000"),
-    ((0.9, 0.4), (0.9, 0.4), False, "loss 0.4000 >= champion 0.4000"),  # a full tie keeps the champion
-])
-def test_decide_compares_accuracy_then_loss(challenger, champion, wins, words):
-    promoted, reason = decide(challenger, champion)
-    assert promoted is wins and words in reason
+def promote(checkpoint: Path, digits: DigitsData, out: Path, run: str, **given) -> Promotion:
+    """Promote `checkpoint`, trained on `digits.train`, measured on `digits.val` (`given` overrides the
+    hashes, min_samples and alpha)."""
+    given = {"val_hashes": digits.val_hashes, "train_hashes": digits.train_hashes} | DEFAULT_RULE | given
+    return promote_if_better(checkpoint, digits.X_val, digits.y_val, out, run, **given)
+
+
+def counts(challenger: Path, champion: Path, X: np.ndarray, y: np.ndarray) -> PairedCounts:
+    """The 2x2 counts of the two models' answers, counted here from their predictions."""
+    a, b = (Classifier.from_checkpoint(path).predict(X) == y for path in (challenger, champion))
+    return PairedCounts(int(sum(a & b)), int(sum(a & ~b)), int(sum(~a & b)), int(sum(~a & ~b)))
 
 
 # ------------------------------------------------------------------------------------------- promotions
 def test_first_challenger_becomes_champion_with_its_record(digits, models, tmp_path):
     p = promote(models["weak"], digits, tmp_path, "run-1")
-    assert p.promoted and p.champion_run is None and p.champion_accuracy is None
+    assert p.promoted and p.champion_run == "run-1" and p.previous_champion_run is None
+    assert p.champion_accuracy is p.counts is p.p_value is p.significance_test is None
+    assert p.sentence() == ("Challenger run-1 promoted, the first champion: no model was promoted on this "
+                            "data before.")
     assert (p.challenger_accuracy, p.challenger_loss) == score(models["weak"], digits)
     link = champion_link(tmp_path)
     assert link.is_symlink() and os.readlink(link) == os.path.join("versions", "run-1")  # relative: movable
@@ -83,6 +84,8 @@ def test_first_challenger_becomes_champion_with_its_record(digits, models, tmp_p
     assert (link / CHAMPION_MODEL).read_bytes() == models["weak"].read_bytes()
     record = json.loads((link / PROMOTION_RECORD).read_text(encoding="utf-8"))
     assert record["challenger_accuracy"] == p.challenger_accuracy and record["n_samples"] == len(digits.val)
+    assert record["champion_run"] == "run-1" and record["previous_champion_run"] is None
+    assert record["counts"] is record["p_value"] is None
     assert record["n_excluded"] == p.n_excluded == 0
     assert record["source"] == str(models["weak"].resolve()) and record["rule"] == RULE
     # The hashes of the images it was trained on (before augmentation), sorted, one a line.
@@ -95,9 +98,18 @@ def test_better_challenger_replaces_the_champion(digits, models, tmp_path):
     p = promote(models["strong"], digits, tmp_path, "strong")
     strong, weak = score(models["strong"], digits), score(models["weak"], digits)
     assert strong[0] > 0.85 > 0.3 > weak[0]  # the models really differ
-    assert p.promoted and p.champion_run == "weak"
+    assert p.promoted and (p.champion_run, p.previous_champion_run, p.challenger_run) == ("strong", "weak",
+                                                                                          "strong")
     assert (p.challenger_accuracy, p.challenger_loss) == strong
     assert (p.champion_accuracy, p.champion_loss) == weak
+    # The counts are the models' real answers on the 359 images; the test is run on them.
+    assert p.counts == counts(models["strong"], models["weak"], digits.X_val, digits.y_val)
+    assert p.counts.n == p.n_samples == len(digits.val) and p.counts.challenger_only > 200
+    assert p.p_value == exact_p_value(p.counts.challenger_only, p.counts.champion_only) < 1e-30
+    assert p.significance_test == TEST_NAME and (p.min_samples, p.alpha) == (200, 0.05)
+    assert p.sentence().startswith(f"Challenger strong promoted over champion weak: of {len(digits.val)} "
+                                   "images compared, the challenger is right on ")
+    assert p.sentence().endswith(" < 0.05.")
     assert current_champion(tmp_path) == (versions_dir(tmp_path) / "strong").resolve()
     # The old version is kept, unchanged.
     assert (versions_dir(tmp_path) / "weak" / CHAMPION_MODEL).read_bytes() == models["weak"].read_bytes()
@@ -107,8 +119,11 @@ def test_worse_challenger_leaves_the_champion_alone(digits, models, tmp_path):
     promote(models["strong"], digits, tmp_path, "strong")
     before = sorted(p.name for p in versions_dir(tmp_path).iterdir())
     p = promote(models["weak"], digits, tmp_path, "weak")
-    assert not p.promoted and p.champion_run == "strong" and "champion" in p.reason
+    assert not p.promoted and p.champion_run == p.previous_champion_run == "strong"
     assert p.champion_accuracy > p.challenger_accuracy
+    assert p.counts.champion_only > p.counts.challenger_only and p.p_value > 0.99
+    assert p.reason.endswith("so it is less accurate")
+    assert p.sentence().startswith("Champion strong kept, challenger weak not promoted: ")
     assert p.champion_path == (versions_dir(tmp_path) / "strong" / CHAMPION_MODEL).resolve()
     assert current_champion(tmp_path).name == "strong"
     assert sorted(p.name for p in versions_dir(tmp_path).iterdir()) == before  # nothing written
@@ -117,15 +132,71 @@ def test_worse_challenger_leaves_the_champion_alone(digits, models, tmp_path):
 def test_an_equal_challenger_does_not_replace_the_champion(digits, models, tmp_path):
     promote(models["strong"], digits, tmp_path, "first")
     p = promote(models["strong"], digits, tmp_path, "second")
-    assert not p.promoted and "equal accuracy" in p.reason
+    assert not p.promoted and p.counts == PairedCounts(p.counts.both_right, 0, 0, p.counts.both_wrong)
+    assert p.p_value == 1.0 and p.reason.endswith("so it is no more accurate")
     assert current_champion(tmp_path).name == "first"
+
+
+def test_too_little_evidence_keeps_the_champion_though_the_challenger_has_the_lower_loss(digits, models,
+                                                                                         tmp_path):
+    # The issue's case: 21 images, both models right on all of them, the challenger's loss a little lower.
+    rival = train_checkpoint(digits, tmp_path / "rival.npz", epochs=10, seed=1)
+    both = np.flatnonzero((Classifier.from_checkpoint(models["strong"]).predict(digits.X_val) == digits.y_val)
+                          & (Classifier.from_checkpoint(rival).predict(digits.X_val) == digits.y_val))
+    rows = both[:21]
+    strong, rival_loss = (score(m, digits, digits.val[rows])[1] for m in (models["strong"], rival))
+    champion, challenger = (models["strong"], rival) if rival_loss < strong else (rival, models["strong"])
+    out = tmp_path / "out"
+    given = {"val_hashes": digits.val_hashes[rows], "train_hashes": digits.train_hashes} | DEFAULT_RULE
+    promote_if_better(champion, digits.X_val[rows], digits.y_val[rows], out, "champion", **given)
+    p = promote_if_better(challenger, digits.X_val[rows], digits.y_val[rows], out, "challenger", **given)
+    assert p.challenger_accuracy == p.champion_accuracy == 1.0 and p.challenger_loss < p.champion_loss
+    assert not p.promoted and p.counts == PairedCounts(21, 0, 0, 0) and p.p_value == 1.0
+    assert p.sentence() == ("Champion champion kept, challenger challenger not promoted: compared on 21 "
+                            "images, fewer than the 200 required.")
+    # Without the minimum, the tie in accuracy still keeps it: the loss alone never promotes.
+    q = promote_if_better(challenger, digits.X_val[rows], digits.y_val[rows], out, "challenger",
+                          **given | {"min_samples": 1})
+    assert not q.promoted and q.reason.endswith("so it is no more accurate")
+    assert current_champion(out).name == "champion"
+
+
+def test_the_record_names_the_new_champion_and_holds_the_test(digits, models, tmp_path):
+    promote(models["weak"], digits, tmp_path, "weak")
+    p = promote(models["strong"], digits, tmp_path, "strong", alpha=0.01, min_samples=300)
+    record = json.loads((current_champion(tmp_path) / PROMOTION_RECORD).read_text(encoding="utf-8"))
+    assert record["format"] == 2 and record["promoted"] is True
+    # Both name the model in force after the decision; the one it replaced is named apart.
+    assert record["champion_run"] == record["challenger_run"] == "strong"
+    assert record["champion_path"] == str(versions_dir(tmp_path).resolve() / "strong" / CHAMPION_MODEL)
+    assert Path(record["champion_path"]).read_bytes() == models["strong"].read_bytes()
+    assert record["previous_champion_run"] == "weak"
+    c = p.counts
+    assert record["counts"] == {"both_right": c.both_right, "challenger_only": c.challenger_only,
+                                "champion_only": c.champion_only, "both_wrong": c.both_wrong}
+    assert sum(record["counts"].values()) == record["n_samples"] == len(digits.val)
+    assert record["p_value"] == p.p_value and record["significance_test"] == TEST_NAME
+    assert (record["min_samples"], record["alpha"]) == (300, 0.01)
+    assert record["decision"] == p.sentence() and record["reason"] == p.reason and record["rule"] == RULE
+    # The losses stay in the record, for information.
+    assert (record["challenger_loss"], record["champion_loss"]) == (p.challenger_loss, p.champion_loss)
+
+
+def test_the_minimum_sample_keeps_even_a_far_better_challenger_out(digits, models, tmp_path):
+    promote(models["weak"], digits, tmp_path, "weak")
+    n = len(digits.val)
+    p = promote(models["strong"], digits, tmp_path, "strong", min_samples=n + 1)
+    assert not p.promoted and p.p_value < 1e-30 and p.reason == (f"compared on {n} images, fewer than the "
+                                                                 f"{n + 1} required")
+    assert current_champion(tmp_path).name == "weak"
 
 
 def test_incompatible_champion_is_replaced_and_the_reason_says_why(digits, models, tmp_path):
     promote(models["other"], digits, tmp_path, "other")
     p = promote(models["weak"], digits, tmp_path, "weak")  # even an untrained model replaces it
-    assert p.promoted and p.champion_run == "other" and p.champion_accuracy is None
-    assert "cannot be compared" in p.reason and "'a', 'b'" in p.reason
+    assert p.promoted and (p.champion_run, p.previous_champion_run) == ("weak", "other")
+    assert p.champion_accuracy is p.counts is p.p_value is None
+    assert p.reason.startswith("the two cannot be compared (classes ['a', 'b'")
     assert current_champion(tmp_path).name == "weak"
 
 
@@ -141,10 +212,15 @@ def test_the_champion_is_scored_only_on_validation_images_it_never_trained_on(di
     assert (p.n_samples, p.n_excluded) == (len(unseen), len(seed1.val) - len(unseen))
     assert (p.challenger_accuracy, p.challenger_loss) == score(challenger, seed1, unseen)
     assert (p.champion_accuracy, p.champion_loss) == score(models["strong"], seed1, unseen)
-    assert p.champion_run == "seed-0"
-    if p.promoted:  # the record on disk holds the same counts
-        record = json.loads((versions_dir(tmp_path) / "seed-1" / PROMOTION_RECORD).read_text("utf-8"))
-        assert (record["n_samples"], record["n_excluded"]) == (p.n_samples, p.n_excluded)
+    assert p.previous_champion_run == p.champion_run == "seed-0"
+    ds = digits.dataset
+    assert p.counts == counts(challenger, models["strong"], ds.X[unseen], ds.y[unseen])
+    # Too few images left to judge on: the champion stays, however the two scored.
+    assert not p.promoted and p.reason == f"compared on {len(unseen)} images, fewer than the 200 required"
+    # With a smaller minimum, the same two models are judged on those images by the test.
+    q = promote(challenger, seed1, tmp_path, "seed-1", min_samples=len(unseen))
+    assert q.counts == p.counts and q.promoted is (q.counts.challenger_only > q.counts.champion_only
+                                                   and q.p_value < 0.05)
 
 
 def test_with_no_validation_image_left_the_champion_stays_as_not_comparable(digits, models, tmp_path):
@@ -152,9 +228,10 @@ def test_with_no_validation_image_left_the_champion_stays_as_not_comparable(digi
     promote(models["weak"], digits, tmp_path, "all", train_hashes=everything)
     p = promote(models["strong"], digits, tmp_path, "strong")  # far better, yet it cannot be judged
     n = len(digits.val)
-    assert not p.promoted and p.reason == (f"not comparable: all {n} validation images were in the "
-                                           "champion's training data")
+    assert not p.promoted and p.reason == (f"all {n} validation images were in the champion's training "
+                                           "data: nothing to compare on")
     assert (p.n_samples, p.n_excluded) == (0, n) and p.challenger_accuracy is p.champion_accuracy is None
+    assert p.counts is p.p_value is None
     assert current_champion(tmp_path).name == "all"
     assert set(training_hashes(versions_dir(tmp_path) / "all")) == set(everything.tolist())
 
@@ -218,16 +295,29 @@ def test_a_run_name_that_is_no_plain_folder_name_is_refused(digits, models, tmp_
 def test_validation_data_of_the_wrong_shape_is_refused(digits, models, tmp_path):
     with pytest.raises(ValueError, match=r"shape \(n > 0, 64\).*\(8, 8\), got \(5, 63\)"):
         promote_if_better(models["weak"], digits.X_val[:5, :63], digits.y_val[:5], tmp_path, "r",
-                          val_hashes=digits.val_hashes[:5], train_hashes=digits.train_hashes)
+                          val_hashes=digits.val_hashes[:5], train_hashes=digits.train_hashes, **DEFAULT_RULE)
     with pytest.raises(ValueError, match=r"y_val must have shape \(5,\)"):
         promote_if_better(models["weak"], digits.X_val[:5], digits.y_val[:4], tmp_path, "r",
-                          val_hashes=digits.val_hashes[:5], train_hashes=digits.train_hashes)
+                          val_hashes=digits.val_hashes[:5], train_hashes=digits.train_hashes, **DEFAULT_RULE)
     with pytest.raises(ValueError, match=r"val_hashes must have shape \(5,\)"):
         promote_if_better(models["weak"], digits.X_val[:5], digits.y_val[:5], tmp_path, "r",
-                          val_hashes=digits.val_hashes[:4], train_hashes=digits.train_hashes)
+                          val_hashes=digits.val_hashes[:4], train_hashes=digits.train_hashes, **DEFAULT_RULE)
     with pytest.raises(ValueError, match=r"train_hashes must hold sha256 hex digests.*'h1'"):
         promote(models["weak"], digits, tmp_path, "r", train_hashes=np.array(["h1"]))
     assert not versions_dir(tmp_path).exists()
+
+
+@pytest.mark.parametrize(("given", "words"), [
+    ({"min_samples": 0}, "min_samples must be an integer >= 1, got 0"),
+    ({"min_samples": 2.5}, r"min_samples must be an integer >= 1, got 2\.5"),
+    ({"alpha": 1.0}, r"alpha must be a number in \(0, 1\), got 1\.0"),
+    ({"alpha": 0}, r"alpha must be a number in \(0, 1\), got 0"),
+    ({"alpha": float("nan")}, "alpha must be a number in .*, got nan"),
+])
+def test_a_rule_out_of_range_is_refused(digits, models, tmp_path, given, words):
+    with pytest.raises(ValueError, match=words):
+        promote(models["weak"], digits, tmp_path, "r", **given)
+    assert not champion_link(tmp_path).exists()
 
 
 def test_a_champion_that_is_not_a_symlink_or_dangles_is_reported(digits, models, tmp_path):
@@ -255,7 +345,7 @@ def test_a_reused_run_name_with_another_model_is_refused(digits, models, tmp_pat
 def _decide_and_publish(challenger: Path, X_val: np.ndarray, y_val: np.ndarray, val_hashes: np.ndarray,
                         train_hashes: np.ndarray, out: Path, run: str) -> Promotion:
     promotion = promote_if_better(challenger, X_val, y_val, out, run, val_hashes=val_hashes,
-                                  train_hashes=train_hashes)
+                                  train_hashes=train_hashes, **DEFAULT_RULE)
     publish_promotion(promotion)
     return promotion
 
@@ -272,7 +362,12 @@ def test_the_decision_is_published_as_the_model_promotion_artifact(digits, model
         [artifact] = client.read_artifacts(flow_run_filter=run_filter)
     assert artifact.key == MODEL_PROMOTION and artifact.type == "markdown"
     text = artifact.data.replace("\\", "")  # without Markdown's escapes
-    assert "# Model promotion: champion strong kept" in text and f"Reason: {p.reason}." in text
+    assert "# Model promotion: champion strong kept" in text and f"\n\n{p.sentence()}\n\n" in text
+    b, c = p.counts.challenger_only, p.counts.champion_only
+    assert (f"| {len(digits.val)} images | champion right | champion wrong |\n| --- | --- | --- |\n"
+            f"| challenger right | {p.counts.both_right} | {b} |\n"
+            f"| challenger wrong | {c} | {p.counts.both_wrong} |\n") in text
+    assert f"Test: {TEST_NAME} on the {b + c} images where the two models disagree: p = " in text
     assert f"| challenger | weak | {p.challenger_accuracy:.2%} |" in text
     assert f"| champion | strong | {p.champion_accuracy:.2%} |" in text
     assert str(p.champion_path) in text
