@@ -5,6 +5,7 @@
     mlpflow sweep   [--configs ...] [flags] python flows/sweep.py           compare configurations
     mlpflow serve   [--cron ...] [flags]    python flows/serve.py           scheduled retraining
     mlpflow sine    [--iterations N ...]    python flows/sine_fit.py        fit sin(2πx)
+    mlpflow runs    [--output-dir DIR]      python flows/runs.py            the history of runs
 
 Each command parses and checks its flags first (a bad one ends with a one-line error, exit status 2), and
 only then imports Prefect and the flow it runs, so that ``--help`` answers at once. The environment the flows
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -88,15 +90,22 @@ def predict(argv: Sequence[str], prog: str) -> Any:
     from flows.store.layout import resolve_model
 
     try:
-        resolve_model(args.model)
+        checkpoint = resolve_model(args.model)
     except (FileNotFoundError, ValueError) as error:
         parser.error(f"--model: {error}")
     if not args.images.exists():
         parser.error(f"--images: {args.images} does not exist")
     if args.out.is_dir():
         parser.error(f"--out: {args.out} is a folder; give a file name such as predictions.csv")
-    from flows.jobs.predict import folder_list
+    from flows.jobs.predict import folder_list, misfit
     from flows.jobs.predict import predict as predict_flow
+
+    try:
+        problem = misfit(checkpoint, args.images)  # no image of the model's size: say so before the flow
+    except ValueError as error:  # not a checkpoint of the image pipeline, or a damaged one
+        parser.error(f"--model: {error}")
+    if problem:
+        parser.error(f"--images: {problem}")
 
     summary = predict_flow(model=args.model, images=args.images, out=args.out)
     scored = "" if summary.accuracy is None else f"; accuracy {summary.accuracy:.2%}"
@@ -108,17 +117,27 @@ def predict(argv: Sequence[str], prog: str) -> Any:
 
 def sweep(argv: Sequence[str], prog: str) -> Any:
     """Train several configurations on one split; print the best and where the comparison is."""
-    from flows.pipeline.params import PipelineParams, parse_args
-    from flows.pipeline.variants import STUDIES, configurations
+    from flows.pipeline.params import PipelineParams, build_parser, parse_args
+    from flows.pipeline.variants import STUDIES, VARIANTS, configurations, describe_changes
 
-    parser = argparse.ArgumentParser(
-        prog=prog, allow_abbrev=False,
-        description="Compare training configurations on one data set and one split. Pipeline flags (see "
-        "the main job's --help) set the base configuration; each configuration changes it.")
-    parser.add_argument("--configs", default="one-change", metavar="NAME[,NAME...]",
-                        help="configurations or studies to train (default: one-change); studies: "
-                        + "; ".join(f"{k}: {', '.join(v)}" for k, v in STUDIES.items()))
-    args, rest = parser.parse_known_args(argv)
+    about = ("Compare training configurations on one data set and one split: the data is ingested, checked "
+             "and split once, then every configuration trains and is evaluated on it, two at a time. The "
+             "pipeline flags below set the base configuration; each configuration changes it.")
+    epilog = ("studies (--configs takes their names too):\n" + _listing(STUDIES.items())
+              + "\n\nconfigurations (their changes to the base):\n"
+              + _listing((name, describe_changes(name)) for name in VARIANTS))
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False, add_help=False,
+                                     parents=[build_parser(prog)], epilog=epilog,
+                                     description=textwrap.fill(about, HELP_WIDTH),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    chosen = parser.add_argument_group("the configurations")
+    chosen.add_argument("--configs", default="one-change", metavar="NAME[,NAME...]",
+                        help="configurations or studies to train, separated by commas (default: one-change; "
+                        "listed below)")
+    parser.parse_args(argv)  # --help; a flag neither the sweep nor the pipeline has ends here, in one line
+    only_configs = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    only_configs.add_argument("--configs", default="one-change")
+    args, rest = only_configs.parse_known_args(argv)
     names = [n.strip() for n in args.configs.split(",")]
     try:
         configurations(PipelineParams(), names)
@@ -132,6 +151,20 @@ def sweep(argv: Sequence[str], prog: str) -> Any:
     print(f"Best: {best['config']} ({best['changes']}), validation accuracy {best['val_accuracy']:.2%}; "
           f"comparison: {result.markdown}")
     return result
+
+
+HELP_WIDTH = 79  # columns of the help texts laid out by hand
+
+
+def _listing(items: Iterable[tuple[str, str | Sequence[str]]]) -> str:
+    """(name, text or names) pairs as an indented two-column list for --help, texts wrapped."""
+    lines = []
+    for name, text in items:
+        text = text if isinstance(text, str) else ", ".join(text)
+        wrapped = textwrap.wrap(text, HELP_WIDTH - 30, break_on_hyphens=False) or [""]
+        lines.append(f"  {name:<27} {wrapped[0]}")
+        lines += [" " * 30 + line for line in wrapped[1:]]
+    return "\n".join(lines)
 
 
 SERVE_HELP = """\
@@ -149,8 +182,11 @@ In another, point Prefect at it and serve the deployment until Ctrl-C:
 Any pipeline flag after the serve options becomes a default parameter of the deployment. Trigger a run
 outside the schedule, optionally with other parameters:
 
-    prefect deployment run 'full-pipeline/nightly-retraining' --watch
-    prefect deployment run full-pipeline/nightly-retraining -p params='{"data_dir": "data/raw", "epochs": 5}'
+    prefect deployment run 'full-pipeline/daily-0300' --watch
+    prefect deployment run full-pipeline/daily-0300 -p params='{"data_dir": "data/raw", "epochs": 5}'
+
+The deployment is named after its schedule (daily-0300 for the default "0 3 * * *", weekdays-0230 for
+"30 2 * * 1-5"; --name to choose one); prefect deployment ls lists them.
 
 A run's `params` replaces the deployment's as a whole, so give every setting that differs from the
 pipeline's defaults. Stopping the command does not pause the schedule: the server keeps scheduling runs,
@@ -169,8 +205,8 @@ def serve(argv: Sequence[str], prog: str) -> Any:
                                      "deployment on a cron schedule.")
     parser.add_argument("--cron", default=job.DEFAULT_CRON, help=f"schedule (default: {job.DEFAULT_CRON!r})")
     parser.add_argument("--timezone", default=None, metavar="TZ", help="IANA time zone (default: UTC)")
-    parser.add_argument("--name", default=job.DEPLOYMENT_NAME,
-                        help=f"deployment name (default: {job.DEPLOYMENT_NAME})")
+    parser.add_argument("--name", default=None, help="deployment name (default: named after the schedule, "
+                        f"e.g. {job.deployment_name(job.DEFAULT_CRON)} for {job.DEFAULT_CRON!r})")
     args, rest = parser.parse_known_args(argv)
     params = parse_args(rest, prog=f"{prog} [serve options]")
     try:
@@ -205,6 +241,36 @@ def sine(argv: Sequence[str], prog: str) -> Any:
     return mse
 
 
+def runs(argv: Sequence[str], prog: str) -> Any:
+    """Print the history of runs of an output folder, newest first, as aligned text (no Prefect); return
+    its rows."""
+    parser = argparse.ArgumentParser(prog=prog, description="Print the history of runs of an output folder "
+                                     "(history/runs.parquet), newest first; index.html lists the same runs "
+                                     "with links to their reports.")
+    parser.add_argument("--output-dir", type=Path, default=layout.ARTIFACTS_DIR, metavar="DIR",
+                        help=f"the runs' output folder (default: {layout.ARTIFACTS_DIR})")
+    parser.add_argument("--data", metavar="KEY", help="only the runs on this data set: its key, as the "
+                        "data column shows it (e.g. hanzi12-0123456789ab)")
+    args = parser.parse_args(argv)
+    from flows.report.runs import runs_text
+    from flows.store.run_history import read_runs
+
+    try:
+        everything = read_runs(args.output_dir)
+    except ValueError as error:
+        fail(prog, str(error))
+    rows = [r for r in everything if args.data is None or r.data_key == args.data]
+    if rows:
+        print(runs_text(rows), end="")
+    elif everything:
+        keys = ", ".join(sorted({r.data_key or "n/a" for r in everything}))
+        print(f"No runs on data {args.data} in {args.output_dir}; its runs' data keys: {keys}")
+    else:
+        print(f"No runs recorded in {args.output_dir} yet ({layout.run_history_path(args.output_dir)} does "
+              "not exist)")
+    return rows
+
+
 # command -> (what it does, its function); the scripts flows/<job>.py name their command
 COMMANDS: dict[str, tuple[str, Callable[[Sequence[str], str], Any]]] = {
     "run": ("train on folders of BMP images: data set, model, checkpoints, report, promotion", run),
@@ -212,9 +278,10 @@ COMMANDS: dict[str, tuple[str, Callable[[Sequence[str], str], Any]]] = {
     "sweep": ("train several configurations on one split and compare them", sweep),
     "serve": ("serve the main job on a cron schedule (scheduled retraining)", serve),
     "sine": ("fit sin(2πx) with a small MLP (the seed design's first experiment)", sine),
+    "runs": ("print the history of runs, newest first", runs),
 }
 SCRIPTS = {"run": "flows/full_pipeline.py", "predict": "flows/predict.py", "sweep": "flows/sweep.py",
-           "serve": "flows/serve.py", "sine": "flows/sine_fit.py"}
+           "serve": "flows/serve.py", "sine": "flows/sine_fit.py", "runs": "flows/runs.py"}
 
 
 def run_command(command: str, argv: Sequence[str] | None = None, prog: str | None = None) -> Any:

@@ -2,10 +2,12 @@
 a report. Run it with ``python flows/full_pipeline.py`` or ``mlpflow run`` (`flows.cli`).
 
 Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
-augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`.
+augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`,
+retention (`flows.store.retention`: old runs and versions go) and the run's row in the history of runs.
 Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`); ``<output-dir>/latest``
 points at the newest complete run; each data folder has its own champion,
-``<output-dir>/models/<key>/champion`` (see `flows.store.champion`).
+``<output-dir>/models/<key>/champion`` (see `flows.store.champion`). A failed run gets its row too
+(``<output-dir>/history/runs.parquet``, listed in ``<output-dir>/index.html``), then fails.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.pipeline.bookkeeping import RunEntry, apply_retention, record_in_history
 from flows.pipeline.evaluation import evaluate_model
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import (
@@ -76,30 +79,39 @@ def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
     """Train an MLP on folders of BMP images and write its checkpoints, report and artifacts."""
     entered = time.perf_counter()
     params = params.model_copy(update={"output_dir": params.output_dir.resolve()})  # logs show full paths
-    timer = StageTimer()
-    with timer("data"):
-        source = prepare_data(params.data_dir)
-        layout = start_run(params, source, flow_run.name or make_run_name(source.name))
-    with timer("ingest"):
-        ingest = ingest_images(source, layout, params.output_dir)
-    with timer("quality report"):
-        check_quality(layout, ingest)
-    with timer("split"):
-        split_data(layout, params.val_fraction, params.seed, params.group_by)
-    with timer("normalisation"):
-        fit_normalization(layout, params.normalization, params.members)
-    with timer("augment"):
-        augment_training_set(layout, params.augment)
-    with timer("shuffle"):
-        shuffle_training_set(layout, params.shuffle, params.seed)
-    with timer("train"):
-        train_model(layout, params, str(source.root))
-    with timer("evaluate"):
-        evaluation = evaluate_model(layout)
-    with timer("promotion"):
-        promotion = promote(layout, source, params.output_dir)
-    with timer("report"):
-        report = write_run_report(layout, source, ingest, dict(timer.seconds), promotion)
-    mark_latest(params.output_dir, layout)
+    timer, entry = StageTimer(), RunEntry.begin(params)
+    try:  # a failed run is recorded too, then fails as it would have
+        with timer("data"):
+            source = prepare_data(params.data_dir)
+            layout = start_run(params, source, flow_run.name or make_run_name(source.name))
+        entry = entry.at(layout, source)
+        with timer("ingest"):
+            ingest = ingest_images(source, layout, params.output_dir)
+        with timer("quality report"):
+            check_quality(layout, ingest)
+        with timer("split"):
+            split_data(layout, params.val_fraction, params.seed, params.group_by)
+        with timer("normalisation"):
+            fit_normalization(layout, params.normalization, params.members)
+        with timer("augment"):
+            augment_training_set(layout, params.augment)
+        with timer("shuffle"):
+            shuffle_training_set(layout, params.shuffle, params.seed)
+        with timer("train"):
+            train_model(layout, params, str(source.root))
+        with timer("evaluate"):
+            evaluation = evaluate_model(layout)
+        with timer("promotion"):
+            promotion = promote(layout, source, params)
+        with timer("report"):
+            report = write_run_report(layout, source, ingest, dict(timer.seconds), promotion)
+        mark_latest(params.output_dir, layout)
+        with timer("retention"):
+            apply_retention(params.output_dir, params.keep_runs, layout)
+    except Exception as error:
+        record_in_history(entry.failed(error), params.output_dir)
+        raise
+    with timer("history"):
+        record_in_history(entry.completed(evaluation, promotion, report), params.output_dir)
     return PipelineResult(layout, report, evaluation.accuracy, evaluation.loss, evaluation.best_epochs,
                           promotion.promoted, dict(timer.seconds), entered)

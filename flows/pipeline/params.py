@@ -128,6 +128,24 @@ class PipelineParams(BaseModel):
         "name without extension (e.g. a writer id shared by the files of every class folder); or a regular "
         "expression searched in the path below the class folder, whose first group is the key",
     )
+    # 200: an accuracy measured on 200 images is known to within 7 points (95%; 4 near 90% accuracy), and
+    # every class of a 12-class folder has ~17 of them; hanzi12 validates on 672 at val_fraction 0.1.
+    promotion_min_samples: int = Field(
+        200, ge=1, description="the fewest validation images the champion was not trained on that the "
+        "challenger must be compared on before it can replace the champion",
+    )
+    promotion_alpha: float = Field(
+        0.05, gt=0, lt=1, allow_inf_nan=False, description="significance level of the promotion: the "
+        "challenger replaces the champion only when McNemar's exact test (one-sided) on the images where "
+        "the two disagree gives p below it",
+    )
+    # 20: a nightly schedule keeps three weeks of runs to open and roll back to, and the output folder stays
+    # near 2 GB on hanzi12 (a run is ~85 MB at the defaults); the history of runs keeps every run's row.
+    keep_runs: int = Field(
+        20, ge=1, description="run folders kept at the end of each run (the newest; the one latest points to "
+        "and each champion's are kept too), and champion versions kept per data folder; older ones are "
+        "removed",
+    )
     output_dir: Path = Field(ARTIFACTS_DIR, description="where runs/<run-name>/ and latest are written")
 
     def arguments(self, declarations: Mapping[str, Hyper]) -> dict[str, Any]:
@@ -176,7 +194,8 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-METAVARS = {"hidden": "N[,N...]", "members": "VIEW[,VIEW...]", "data_dir": "DIR", "output_dir": "DIR"}
+METAVARS = {"hidden": "N[,N...]", "members": "VIEW[,VIEW...]", "data_dir": "DIR", "output_dir": "DIR",
+            "promotion_min_samples": "N", "promotion_alpha": "ALPHA", "keep_runs": "N"}
 # Fields whose help says what they accept without `valid_values`: the paths (their descriptions do).
 RANGE_SHOWN_ELSEWHERE = ("data_dir", "output_dir")
 

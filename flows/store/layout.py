@@ -9,6 +9,8 @@
         champion                              symlink to the model in force, versions/<run-name>/
         versions/<run-name>/                  every model ever promoted on that data
     <output>/sweeps/<run-name>/               a sweep: shared/ (data, split), one folder per configuration
+    <output>/history/runs.parquet             a row per finished run (flows.store.run_history)
+    <output>/index.html                       that history as a page, each run linked to its report
 
 <source-key> names one data folder (`source_key`), so a run on other data never competes with another
 folder's champion. Pure path logic: nothing here touches the disk except `resolve_model`, which looks.
@@ -97,6 +99,21 @@ def datasets_dir(output_dir: str | Path) -> Path:
 
 def latest_link(output_dir: str | Path) -> Path:
     return Path(output_dir) / "latest"
+
+
+def history_dir(output_dir: str | Path) -> Path:
+    """`<output>/history`: the history of runs (`run_history_path`) and the lock its writers take."""
+    return Path(output_dir) / "history"
+
+
+def run_history_path(output_dir: str | Path) -> Path:
+    """The history of runs, one Parquet table (`flows.store.run_history`)."""
+    return history_dir(output_dir) / "runs.parquet"
+
+
+def index_html(output_dir: str | Path) -> Path:
+    """`<output>/index.html`: every run, newest first, linked to its report."""
+    return Path(output_dir) / "index.html"
 
 
 def models_dir(output_dir: str | Path, source_key: str) -> Path:

@@ -1,0 +1,114 @@
+"""The run's bookkeeping: its row in the history of runs, whether it completes or fails, with index.html and
+the `run-history` artifact (`record_in_history`); and retention at the end of a complete run
+(`apply_retention`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from flows.pipeline.evaluation import Evaluation
+from flows.pipeline.params import PipelineParams
+from flows.pipeline.sources import DataSource, resolve_data
+from flows.report.artifacts import publish_run_history
+from flows.report.runs import INDEX_ROWS, PLOT_COLUMNS, index_page
+from flows.store.champion import Promotion
+from flows.store.layout import RunLayout, index_html, run_history_path, source_key
+from flows.store.retention import Pruned, prune
+from flows.store.run_history import RunRow, append_run, read_runs, read_table
+from mlp.atomic import write_bytes
+
+MAX_ERROR = 500  # characters of a failed run's error kept in its row
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """What is known of a run so far, for its row in the history: its parameters, when it began, and, once
+    its folder exists, its layout and data."""
+
+    params: PipelineParams
+    started: datetime  # UTC
+    clock: float  # time.perf_counter() when it began
+    name: str
+    layout: RunLayout | None = None
+    source: DataSource | None = None
+
+    @classmethod
+    def begin(cls, params: PipelineParams) -> RunEntry:
+        """A run beginning now, named like its flow run until its folder is claimed (`at`)."""
+        return cls(params, datetime.now(timezone.utc), time.perf_counter(), flow_run.name or "unnamed")
+
+    def at(self, layout: RunLayout, source: DataSource) -> RunEntry:
+        """The run once its folder exists (its name may have a suffix: `flows.store.runs.claim_folder`)."""
+        return dataclasses.replace(self, name=layout.name, layout=layout, source=source)
+
+    def completed(self, evaluation: Evaluation, promotion: Promotion, report: Path) -> RunRow:
+        """The row of a run that finished: its scores, the promotion decision and its report."""
+        relative = Path(os.path.relpath(report, self.params.output_dir)).as_posix()
+        return self._row("completed", None, evaluation, promotion.promoted, promotion.reason, relative)
+
+    def failed(self, error: BaseException) -> RunRow:
+        """The row of a run stopped by `error`: its scores if it was evaluated, else None."""
+        text = " ".join(f"{type(error).__name__}: {error}".split())
+        metrics = self.layout.metrics if self.layout else None
+        evaluation = Evaluation.load(metrics) if metrics and metrics.is_file() else None
+        return self._row("failed", text[:MAX_ERROR], evaluation, None, None, None)
+
+    def _row(self, status: str, error: str | None, evaluation: Evaluation | None, promoted: bool | None,
+             reason: str | None, report: str | None) -> RunRow:
+        p, root = self.params, self._data_root()
+        return RunRow(
+            run=self.name, data_key=source_key(root) if root else None, data_root=str(root) if root else None,
+            started=self.started.isoformat(timespec="seconds"), status=status, error=error,
+            duration_s=round(time.perf_counter() - self.clock, 3), members=tuple(p.members),
+            hidden=tuple(p.hidden), epochs=p.epochs, lr=p.lr, optimizer=p.optimizer, augment=p.augment,
+            seed=p.seed, group_by=p.group_by, val_accuracy=evaluation.accuracy if evaluation else None,
+            val_loss=evaluation.loss if evaluation else None, promoted=promoted, promotion_reason=reason,
+            report=report)
+
+    def _data_root(self) -> Path | None:
+        """The run's data folder; before the run knew it, the one it would have used (None: none)."""
+        if self.source is not None:
+            return self.source.root
+        try:
+            return resolve_data(self.params.data_dir).root
+        except OSError:
+            return None
+
+
+@task(cache_policy=NO_CACHE)
+def record_in_history(row: RunRow, output_dir: Path) -> Path | None:
+    """Append the run's row to the history of runs, rewrite index.html and publish the `run-history`
+    artifact; return index.html. Nothing is written when the output folder lies inside the run's data folder
+    (a run stopped for that reason), which is only ever read: None."""
+    if row.data_root and Path(output_dir).resolve().is_relative_to(Path(row.data_root).resolve()):
+        get_run_logger().error(f"Run {row.run} not recorded: the output folder {output_dir} lies inside the "
+                               f"data folder {row.data_root}, which is only ever read")
+        return None
+    total = append_run(output_dir, row)
+    rows = read_runs(output_dir, limit=INDEX_ROWS)
+    page = index_page(rows, total, read_table(output_dir).select(PLOT_COLUMNS).to_pydict(), output_dir)
+    index = write_bytes(index_html(output_dir), page.encode("utf-8"))
+    publish_run_history(rows, total)
+    get_run_logger().info(f"Run {row.run} recorded as {row.status} in {run_history_path(output_dir)}; "
+                          f"all {total} runs: {index}")
+    return index
+
+
+@task(cache_policy=NO_CACHE)
+def apply_retention(output_dir: Path, keep_runs: int, layout: RunLayout) -> Pruned:
+    """Remove the run folders and champion versions beyond the newest `keep_runs` (never latest's or a
+    champion's) and finished runs' rebuildable arrays (`flows.store.retention`); log what went."""
+    finished = set(read_table(output_dir)["run"].to_pylist()) | {layout.name}
+    pruned = prune(output_dir, keep_runs, finished)
+    get_run_logger().info(pruned.describe())
+    return pruned
