@@ -4,15 +4,19 @@
 The model applies the preprocessing stored in its checkpoint to the raw pixels; the rows are
 `flows.pipeline.predictions.Predictions`. Unreadable images and images of another size than the model's are
 left out and listed (in the log and the `prediction-summary` artifact), not fatal; folders that are not one
-of the model's classes are predicted without a true label and named.
+of the model's classes are predicted without a true label and named. When no image has the model's size,
+`misfit` says so in one line, naming the model's run, data set and input size (the command line checks this
+before the flow starts).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -22,8 +26,10 @@ from flows.pipeline.predictions import Predictions
 from flows.report.content import percent
 from flows.report.render import render_template
 from flows.report.table import Table
+from flows.store import layout
 from flows.store.layout import resolve_model
-from mlp.data import files
+from mlp import load_checkpoint
+from mlp.data import files, folders
 from mlp.data.dataset import LoadedImages
 from mlp.data.quality import Skipped, WrongSize
 
@@ -31,6 +37,74 @@ PREDICTION_SUMMARY = "prediction-summary"  # the markdown artifact's key
 MAX_LISTED = 50  # problems listed one by one in the artifact
 
 
+def image_sizes(images: Path) -> Counter[tuple[int, int]]:
+    """How many of the images `load_images` would read under `images` (one file, or a folder read
+    recursively) have each size (h, w), from their headers; unreadable files are not counted."""
+    images = Path(images)
+    if images.is_file():
+        paths = [images]
+    else:
+        found, _ = folders.scan_files(images, images, folders.normalise_extensions((".bmp",)))
+        paths = [images / rel for rel, _, _ in found]
+    sizes: Counter[tuple[int, int]] = Counter()
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except (OSError, ValueError):  # unreadable: load_images lists it as a problem
+            continue
+        sizes[(height, width)] += 1
+    return sizes
+
+
+def model_origin(metadata: dict) -> str:
+    """Where a checkpoint's model comes from, in words: its run and data set, from its metadata."""
+    source = metadata.get("data_source")
+    if source is not None and Path(source).resolve() == layout.DEMO_DIR.resolve():
+        data = f"the built-in digits demo ({source})"
+    else:
+        data = source or "an unrecorded data set"
+    run = metadata.get("run_name")
+    return f"run {run} on {data}" if run else data
+
+
+def misfit(checkpoint: Path, images: Path) -> str | None:
+    """One line saying that none of the images under `images` has the size the model in `checkpoint` takes,
+    naming the model's run, data set and input size, the images' sizes and champions that would fit; None
+    when some image fits or none is readable (`files.load_images` then says what is wrong)."""
+    metadata = load_checkpoint(checkpoint).metadata
+    sizes = image_sizes(images)
+    if "image_shape" not in metadata or not sizes or tuple(metadata["image_shape"]) in sizes:
+        return None  # no image model (Classifier says so), nothing readable, or some image fits
+    h, w = metadata["image_shape"]
+    (common, _), = sizes.most_common(1)
+    found = ", ".join(f"{n} of {sh}x{sw}" for (sh, sw), n in sizes.most_common())
+    fitting = [str(path) for path in _champions(checkpoint) if _image_shape(path) == common]
+    hint = (f"e.g. {', '.join(fitting)}" if fitting else
+            "e.g. the champion of their data folder, <output>/models/<key>/champion")
+    return (f"none of the {sum(sizes.values())} images in {images} fits the model: {Path(checkpoint)} was "
+            f"trained by {model_origin(metadata)} and takes {h}x{w} images; these are {found}. Give --model "
+            f"a model trained on {common[0]}x{common[1]} images, {hint}")
+
+
+def _champions(checkpoint: Path) -> list[Path]:
+    """The champions of the output folder the model's run or version folder is in: the
+    <output>/models/<key>/champion of each ingested data folder."""
+    parents = Path(checkpoint).resolve().parents
+    output = next((p.parent for p in parents if p.name in ("runs", "models")), None)
+    if output is None:
+        return []
+    keys = sorted(parquet.stem for parquet in layout.datasets_dir(output).glob("*.parquet"))  # data folders
+    links = [layout.champion_link(layout.models_dir(output, key)) for key in keys]
+    return [link for link in links if (link / layout.CHAMPION_MODEL).is_file()]
+
+
+def _image_shape(model: Path) -> tuple[int, int] | None:
+    """The image size (h, w) a model folder's model takes; None when it cannot be read."""
+    try:
+        return tuple(load_checkpoint(resolve_model(model)).metadata["image_shape"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def describe(problem: Skipped | WrongSize) -> str:
@@ -124,7 +198,11 @@ def load_classifier(model: Path) -> Classifier:
 
 @task(cache_policy=NO_CACHE)
 def read_images(images: Path, classifier: Classifier) -> LoadedImages:
-    """Decode the images of the model's size; the rest are listed as problems."""
+    """Decode the images of the model's size; the rest are listed as problems. ValueError in one line when
+    none has the model's size (`misfit`)."""
+    problem = misfit(classifier.source, images)
+    if problem:
+        raise ValueError(problem)
     return files.load_images(images, image_shape=classifier.image_shape, class_names=classifier.class_names)
 
 

@@ -11,6 +11,7 @@ functions that use it, so that the command line can read this module's defaults 
 
 from __future__ import annotations
 
+import re
 import typing
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from prefect.schedules import Schedule
 
 DEFAULT_CRON = "0 3 * * *"  # every night at 03:00
-DEPLOYMENT_NAME = "nightly-retraining"
+DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's day-of-week numbers 0-6
 NO_SERVER = ("PREFECT_API_URL is not set, so Prefect would serve on a temporary server that never runs "
              "schedules; start a server (prefect server start) and point Prefect at it "
              "(export PREFECT_API_URL=http://127.0.0.1:4200/api), then run this again")
@@ -50,13 +51,36 @@ def cron_schedule(cron: str = DEFAULT_CRON, timezone: str | None = None) -> Sche
                          f"weekday, e.g. {DEFAULT_CRON!r}") from None
 
 
+def deployment_name(cron: str) -> str:
+    """The deployment's name, saying when it runs: ``daily-0300`` for "0 3 * * *", ``weekdays-0230`` for
+    "30 2 * * 1-5", ``weekly-mon-0600``, ``hourly-at-15``; another schedule is named after its fields,
+    ``retraining-0-3-1-x-x`` for "0 3 1 * *" (x for *)."""
+    fields = cron.split()
+    if len(fields) == 5:
+        minute, hour, day, month, weekday = fields
+        if minute.isdigit() and hour.isdigit() and day == month == "*":
+            at = f"{int(hour):02d}{int(minute):02d}"
+            if weekday in ("*", "0-6", "1-7"):
+                return f"daily-{at}"
+            if weekday in ("1-5", "mon-fri"):
+                return f"weekdays-{at}"
+            if weekday.isdigit() and int(weekday) <= 7:
+                return f"weekly-{DAYS[int(weekday) % 7]}-{at}"
+        if minute.isdigit() and hour == day == month == weekday == "*":
+            return f"hourly-at-{int(minute):02d}"
+    return "retraining-" + "-".join(re.sub(r"[^0-9a-z]+", "-", f.lower().replace("*", "x")).strip("-")
+                                    for f in fields)
+
+
 def build_deployment(cron: str = DEFAULT_CRON, parameters: dict[str, Any] | None = None, *,
-                     name: str = DEPLOYMENT_NAME, timezone: str | None = None,
+                     name: str | None = None, timezone: str | None = None,
                      flow: Flow | None = None) -> RunnerDeployment:
     """The deployment of `flow` (default: the main job, `flows.jobs.full_pipeline.full_pipeline`) on the
-    schedule `cron_schedule(cron, timezone)` with default `parameters`. Nothing is sent to a server:
-    `serve(deployment, ...)` or `deployment.apply()` does that."""
+    schedule `cron_schedule(cron, timezone)` with default `parameters`, named `name` (default:
+    `deployment_name(cron)`). Nothing is sent to a server: `serve(deployment, ...)` or `deployment.apply()`
+    does that."""
     schedule = cron_schedule(cron, timezone)
+    name = deployment_name(cron) if name is None else name
     if flow is None:
         from flows.jobs.full_pipeline import full_pipeline as flow
     return flow.to_deployment(name=name, schedule=schedule, parameters=dict(parameters or {}),
@@ -80,9 +104,9 @@ def server_configured() -> bool:
 
 
 def serve_pipeline(params: PipelineParams, *, cron: str = DEFAULT_CRON, timezone: str | None = None,
-                   name: str = DEPLOYMENT_NAME) -> None:
+                   name: str | None = None) -> None:
     """Serve the main job on `cron` with the given pipeline flags (`params`' set fields) as the
-    deployment's defaults, until interrupted."""
+    deployment's defaults, until interrupted; `name` defaults to `deployment_name(cron)`."""
     from flows.jobs.full_pipeline import full_pipeline
 
     deployment = build_deployment(cron, pipeline_parameters(full_pipeline, params), name=name,

@@ -1,9 +1,16 @@
 """The report stage: every number of the report read from the run's files into `ReportData` (this is where
 the report gets each of them), then report.md, report.html, figures and the report's Prefect artifacts.
+
+The report's own time is measured up to the writing of its files (reading the run's files and drawing the
+figures are in it; writing the files and publishing the artifacts are not), so the stage-time table can hold
+it; the run's last printed line has the whole stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +21,11 @@ from flows.pipeline.evaluation import Evaluation
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import IngestSummary, stage_rng
 from flows.pipeline.sources import DataSource
-from flows.pipeline.training import best_epochs, describe_epochs, distortion
+from flows.pipeline.training import batch_size_text, best_epochs, distortion
 from flows.report import artifacts
-from flows.report.content import ReportData, TrainingExamples
+from flows.report.data import REPORT_STAGE, ReportData, TrainingExamples
 from flows.report.quality import DataQuality
-from flows.report.render import write_report
+from flows.report.render import render_figures, write_report
 from flows.store.champion import Promotion
 from flows.store.history import read_history_csv
 from flows.store.layout import RunLayout
@@ -28,6 +35,11 @@ from mlp.data import files
 from mlp.data import transforms as T
 from mlp.data.distort import distort
 from mlp.data.quality import QualityReport
+from mlp.hyper import TRAINING
+
+# TrainConfig fields the configuration leaves out: where files went, the progress bar, and the seed (the
+# run's own, shown with the data: the ensemble's other networks get seeds derived from it).
+NOT_SETTINGS = ("checkpoint_dir", "progress", "seed")
 
 
 def loss_name(train_config: dict) -> str:
@@ -55,7 +67,7 @@ def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
     variants = np.stack([distort(originals, image_shape, rng, d) for _ in range(n_variants)], axis=1)
     elastic = (f", elastic displacements (alpha {d.elastic_alpha:g}, sigma {d.elastic_sigma:g} pixels)"
                if d.elastic_alpha else "")
-    text = (f"Every epoch trained on fresh random distortions of the {len(X)} training images: rotation up "
+    text = (f"Every epoch trained on fresh random distortions of the {len(X):,} training images: rotation up "
             f"to ±{d.rotate:g}°, each axis scaled by {1 - d.scale:g}–{1 + d.scale:g}, shear up to "
             f"±{d.shear:g} and a shift of up to {d.translate:.0%} of the size{elastic}. Below, "
             f"{n_variants} such draws of one image of each class"
@@ -65,22 +77,50 @@ def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
     return TrainingExamples(originals, labels, variants, text)
 
 
+def run_settings(params: dict, source: DataSource, model: dict, n_params: int, train_config: dict,
+                 n_training_rows: int) -> dict[str, dict]:
+    """The run's settings in the report's groups, from its parameters (params.json), data folder, first
+    network's configuration and size, and the Trainer's configuration; `flows.report.settings` keeps those
+    that applied."""
+    p = params
+    training = {k: train_config[k] for k in TRAINING if k in train_config and k not in NOT_SETTINGS}
+    training["batch_size"] = batch_size_text(train_config.get("batch_size"), n_training_rows)
+    return {
+        "data": {"data_dir": str(source.root), "val_fraction": p["val_fraction"], "group_by": p["group_by"],
+                 "seed": p["seed"]},
+        "network": {"members": p["members"], "layer_sizes": model["layer_sizes"],
+                    **{k: model[k] for k in ("activation", "dropout", "batchnorm", "init", "init_scale",
+                                             "dtype")},
+                    "parameters per network": n_params},
+        "training": training,
+        "augmentation": {"augment": p["augment"], **{k: v for k, v in p.items() if k.startswith("distort_")}},
+        "prediction": {"normalization": p["normalization"], "test_time": p["test_time"]},
+        "output": {"output_dir": p["output_dir"]},
+    }
+
+
 @task(cache_policy=NO_CACHE)
 def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummary,
                      stage_seconds: dict[str, float], promotion: Promotion | None = None) -> Path:
-    """Write figures, report.md and report.html, and publish the report and checkpoint artifacts."""
+    """Write figures, report.md and report.html, and publish the report and checkpoint artifacts.
+    `stage_seconds`: the stages before this one; the report's own time is added up to its writing."""
+    started = time.perf_counter()
     evaluation = Evaluation.load(layout.metrics)
     checkpoint = load_checkpoint(layout.best)
     meta = checkpoint.metadata
     val = files.load_arrays(layout.val_data)
     wrong = evaluation.misclassified(val["y"])
     params = read_record(layout)["parameters"]
-    config = {"parameters": params, "data": {"root": str(source.root), "kind": source.kind},
-              "model": checkpoint.model.config | {"n_params": checkpoint.model.n_params},
-              "training": checkpoint.train_config}
     quality = QualityReport.load_json(layout.quality)
     ds = files.read_dataset(layout.dataset)
-    train = files.load_arrays(layout.split)["train"]
+    split = files.load_arrays(layout.split)
+    n_classes = len(meta["class_names"])
+    split_counts = {part: np.bincount(ds.y[split[key]], minlength=n_classes)
+                    for part, key in (("training split", "train"), ("validation split", "val"))}
+    n_rows = len(files.load_arrays(layout.train_data)["y"])
+    config = run_settings(params, source, checkpoint.model.config, checkpoint.model.n_params,
+                          checkpoint.train_config, n_rows)
+    train = split["train"]
     examples = training_examples(ds.X[train], ds.y[train], ds.image_shape, PipelineParams(**params))
     history = read_history_csv(layout.history)
     data = ReportData(
@@ -92,12 +132,15 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
         misclassified_true=val["y"][wrong], misclassified_pred=evaluation.predicted[wrong],
         quality=DataQuality(quality, ingest.n_decoded, ingest.n_reused), stage_seconds=stage_seconds,
         loss_name=loss_name(checkpoint.train_config), examples=examples,
-        test_time=meta.get("test_time", "none"),
+        test_time=meta.get("test_time", "none"), promotion=promotion, split_counts=split_counts,
+        data_root=str(source.root), data_kind=source.kind, written=datetime.now().astimezone(),
     )
-    report = write_report(data, layout.root)
+    pngs = render_figures(data)
+    data = dataclasses.replace(data, stage_seconds={**stage_seconds,
+                                                    REPORT_STAGE: time.perf_counter() - started})
+    report = write_report(data, layout.root, pngs)
     artifacts.publish_report_artifacts(data, report)
-    note = (f"Run {layout.name}, {describe_epochs(evaluation.best_epochs)}: validation accuracy "
-            f"{evaluation.accuracy:.2%}, cross-entropy {evaluation.loss:.4f}.")
-    artifacts.publish_checkpoint(layout.best, note=note)
+    artifacts.publish_checkpoint(layout.best, layout.name, evaluation.accuracy, evaluation.loss,
+                                 evaluation.best_epochs)
     get_run_logger().info(f"Report: {report.html}")
     return report.html

@@ -57,6 +57,20 @@ def best_epochs(history: Sequence[dict], epochs: Sequence[int]) -> dict[str, int
     return dict(zip(members, epochs, strict=True))
 
 
+def batch_size_text(batch_size: int | None, n: int) -> int | str:
+    """The batch size as the report shows it: itself, or when it is None or more than the `n` training rows,
+    what the Trainer does with it (every step takes all `n`)."""
+    if batch_size is not None and batch_size <= n:
+        return batch_size
+    if batch_size is None:
+        return f"none (each step takes all {n:,} training images: full batch)"
+    return f"{batch_size:,} (more than the {n:,} training images: each step takes all of them, full batch)"
+
+
+# What `TrainConfig.monitor` makes a network's best epoch, in words (the log's "best so far").
+BEST_BY = {"val_loss": "lowest validation loss", "val_accuracy": "highest validation accuracy"}
+
+
 def member_label(k: int, view: str) -> str:
     """How a network of the ensemble is named in files and logs: ``1-raw``, ``2-framed``."""
     return f"{k + 1}-{view}"
@@ -103,12 +117,16 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     members = list(enumerate(params.members))
     labels = [member_label(k, view) for k, view in members]
     total = params.epochs * len(members)
-    progress = artifacts.start_training_progress(layout.name, total)
+    progress = artifacts.start_training_progress(layout.name, len(members), params.epochs)
     lock, histories, finished, stop = threading.Lock(), {}, itertools.count(1), threading.Event()
+    done = [0]  # epochs finished, all networks together
     threads = training_blas_threads(len(members)) if share_cores else None
     logger.info(f"Training {len(members)} network(s) {sizes} ({', '.join(params.members)} view) side by "
                 f"side on {len(train['X'])} images for {params.epochs} epochs"
                 + (f", {threads} BLAS thread(s) each" if threads else ""))
+    if params.batch_size > len(train["X"]):
+        logger.warning(f"--batch-size {batch_size_text(params.batch_size, len(train['X']))}")
+    best_by = BEST_BY[train_config(params, layout.checkpoints).monitor]
 
     def fit_member(k: int, view: str) -> History:
         normalizer, label, seed = normalizers[view], member_label(k, view), member_seed(params.seed, k)
@@ -126,11 +144,16 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
                 histories[label] = history
                 rows = [{"member": m, **row} for m in labels if m in histories for row in histories[m].rows()]
                 write_history_csv(layout.history, rows)
-                artifacts.update_training_progress(progress, next(finished), total)
+                done[0] = next(finished)
+                if done[0] == total:  # the last epoch of all: say what training came to
+                    artifacts.finish_training_progress(progress, layout.name, _bests(histories), best_by)
+                else:
+                    artifacts.update_training_progress(progress, done[0], total, label, record.epoch,
+                                                       record.val_accuracy)
             if stop.is_set():  # its epoch is recorded above, its checkpoints were written before this call
                 raise StoppedByAnotherNetwork(f"{label} stopped after epoch {record.epoch}: another network "
                                               "failed")
-            best = " (best so far)" if history.best_epoch == record.epoch else ""
+            best = f" (best so far: {best_by})" if history.best_epoch == record.epoch else ""
             logger.info(f"{label} epoch {record.epoch}/{params.epochs}: train loss {record.train_loss:.4f} "
                         f"accuracy {record.train_accuracy:.2%}, validation loss {record.val_loss:.4f} "
                         f"accuracy {record.val_accuracy:.2%}, lr {record.lr:.2e}, {record.seconds:.1f} s"
@@ -166,6 +189,8 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     errors = [future.exception() for future in futures if future.exception() is not None]
     if errors:  # the failure itself, not the networks it stopped
         raise next((e for e in errors if not isinstance(e, StoppedByAnotherNetwork)), errors[0])
+    if done[0] < total:  # a network stopped early (patience): the artifact still says training is over
+        artifacts.finish_training_progress(progress, layout.name, _bests(histories), best_by)
     epochs = [future.result().best_epoch for future in futures]
     bests = [load_checkpoint(layout.member_checkpoints(label) / "best.npz") for label in labels]
     metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape,
@@ -174,3 +199,8 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
                     train_config=bests[0].train_config, metrics={"best_epochs": epochs})
     logger.info(f"Ensemble of {len(members)}: {layout.best}")
     return layout.best
+
+
+def _bests(histories: dict[str, History]) -> dict[str, EpochRecord]:
+    """Each network's best epoch so far, by its label."""
+    return {label: history.best for label, history in histories.items()}

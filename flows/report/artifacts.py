@@ -7,7 +7,9 @@ listed on the UI's Artifacts page across runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from prefect.artifacts import (
@@ -20,8 +22,14 @@ from prefect.artifacts import (
 from flows.report.content import ReportData, history_rows, per_class_rows, percent
 from flows.report.quality import DataQuality, quality_rows
 from flows.report.render import ReportFiles, data_uri, render_template, report_markdown
+from flows.report.runs import RECENT, artifact_rows
 from flows.report.table import Table
 from flows.store.champion import RULE, Promotion
+from flows.store.promotion_rule import p_text
+from flows.store.run_history import RunRow
+
+if TYPE_CHECKING:
+    from mlp.history import EpochRecord
 
 TRAINING_REPORT = "training-report"
 DATA_QUALITY = "data-quality"
@@ -66,18 +74,24 @@ def publish_per_class_accuracy(data: ReportData) -> UUID:
     )
 
 
-def checkpoint_markdown(path: Path, note: str = "") -> str:
-    """The `model-checkpoint` artifact's text: the checkpoint's absolute path, size, `note`, how to use it."""
+def checkpoint_markdown(path: Path, run_name: str, accuracy: float, loss: float,
+                        best_epochs: Sequence[int]) -> str:
+    """The `model-checkpoint` artifact's text: the run, the model's validation accuracy and cross-entropy
+    at each network's best epoch, the checkpoint's absolute path and size, and how to use it."""
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    return render_template("checkpoint.md.j2", path=path, megabytes=path.stat().st_size / 1e6, note=note)
+    return render_template("checkpoint.md.j2", path=path, megabytes=path.stat().st_size / 1e6,
+                           run_name=run_name, accuracy=accuracy, loss=loss, best_epochs=list(best_epochs))
 
 
-def publish_checkpoint(path: Path, note: str = "") -> UUID:
-    """Markdown artifact `model-checkpoint`: the checkpoint's absolute path, size, and how to use it."""
-    return create_markdown_artifact(checkpoint_markdown(path, note), key=MODEL_CHECKPOINT,
-                                    description=f"Checkpoint {Path(path).name}")
+def publish_checkpoint(path: Path, run_name: str, accuracy: float, loss: float,
+                       best_epochs: Sequence[int]) -> UUID:
+    """Markdown artifact `model-checkpoint`: which run, its validation accuracy, where the checkpoint is."""
+    return create_markdown_artifact(checkpoint_markdown(path, run_name, accuracy, loss, best_epochs),
+                                    key=MODEL_CHECKPOINT,
+                                    description=f"Checkpoint of run {run_name}: validation accuracy "
+                                                f"{percent(accuracy)}")
 
 
 def publish_report_artifacts(data: ReportData, files: ReportFiles) -> dict[str, UUID]:
@@ -90,29 +104,52 @@ def publish_report_artifacts(data: ReportData, files: ReportFiles) -> dict[str, 
     }
 
 
-def start_training_progress(run_name: str, epochs: int) -> UUID:
-    """Progress artifact `training-progress` at 0%; move it on with `update_training_progress`."""
-    description = f"Training {run_name}: {epochs} epochs"
+def start_training_progress(run_name: str, networks: int, epochs: int) -> UUID:
+    """Progress artifact `training-progress` at 0%; move it on with `update_training_progress` and end it
+    with `finish_training_progress`."""
+    description = f"Training {run_name}: {networks} network(s) x {epochs} epochs"
     return create_progress_artifact(0.0, key=TRAINING_PROGRESS, description=description)
 
 
-def update_training_progress(artifact_id: UUID, epoch: int, epochs: int) -> None:
-    """Set the `training-progress` artifact to epoch/epochs, in percent."""
-    update_progress_artifact(artifact_id, 100.0 * epoch / epochs)
+def update_training_progress(artifact_id: UUID, done: int, total: int, network: str, epoch: int,
+                             val_accuracy: float) -> None:
+    """Set the `training-progress` artifact to done/total epochs (all networks), in percent, saying which
+    network finished which epoch and its validation accuracy."""
+    description = (f"{done} of {total} epochs done; {network} finished epoch {epoch}, validation accuracy "
+                   f"{percent(val_accuracy)}")
+    update_progress_artifact(artifact_id, 100.0 * done / total, description=description)
+
+
+def finish_training_progress(artifact_id: UUID, run_name: str, bests: Mapping[str, EpochRecord],
+                             best_by: str) -> None:
+    """Set the `training-progress` artifact to 100%, saying what training came to: each network's best
+    epoch (by `best_by`, e.g. "lowest validation loss") and its validation accuracy there."""
+    shown = "; ".join(f"{network} epoch {r.epoch}, validation accuracy {percent(r.val_accuracy)}"
+                      for network, r in bests.items())
+    description = f"Training of {run_name} finished. Best epochs ({best_by}): {shown}"
+    update_progress_artifact(artifact_id, 100.0, description=description)
 
 
 def promotion_markdown(promotion: Promotion) -> str:
-    """The `model-promotion` artifact's text: the decision, both models' scores, the reason and the rule."""
+    """The `model-promotion` artifact's text: the decision in one sentence, the 2x2 counts of right and wrong
+    answers, the test and its p-value, both models' scores, and the rule."""
     p = promotion
     scores = Table(("model", "run", "validation accuracy", "validation loss"), [
         ("challenger", p.challenger_run, *_scores(p.challenger_accuracy, p.challenger_loss)),
-        ("champion", p.champion_run or "none", *_scores(p.champion_accuracy, p.champion_loss)),
+        ("champion", p.previous_champion_run or "none", *_scores(p.champion_accuracy, p.champion_loss)),
     ])
-    return render_template("promotion.md.j2", p=p, scores=scores, rule=RULE)
+    c = p.counts
+    counts = None if c is None else Table((f"{c.n} images", "champion right", "champion wrong"), [
+        ("challenger right", c.both_right, c.challenger_only),
+        ("challenger wrong", c.champion_only, c.both_wrong),
+    ])
+    p_value = None if p.p_value is None else p_text(p.p_value, p.alpha)
+    return render_template("promotion.md.j2", p=p, sentence=p.sentence(), counts=counts, p_value=p_value,
+                           scores=scores, rule=RULE)
 
 
 def publish_promotion(promotion: Promotion) -> UUID:
-    """Markdown artifact `model-promotion`: the decision, both scores, the reason and the rule."""
+    """Markdown artifact `model-promotion`: the decision, the counts, the test, both scores and the rule."""
     return create_markdown_artifact(promotion_markdown(promotion), key=MODEL_PROMOTION,
                                     description=f"Promotion decision for run {promotion.challenger_run}")
 
@@ -120,3 +157,15 @@ def publish_promotion(promotion: Promotion) -> UUID:
 def _scores(accuracy: float | None, loss: float | None) -> list[str | None]:
     """A model's accuracy in percent and loss to 4 decimals; None (n/a) when it was not scored."""
     return [None, None] if accuracy is None else [percent(accuracy), f"{loss:.4f}"]
+
+
+RUN_HISTORY = "run-history"
+
+
+def publish_run_history(rows: Sequence[RunRow], total: int) -> UUID:
+    """Table artifact `run-history`: the newest `runs.RECENT` of `rows` (the newest runs of the output
+    folder, newest first; `total` recorded), as `mlpflow runs` prints them: accuracy in percent, losses to 4
+    significant digits."""
+    shown = rows[:RECENT]
+    return create_table_artifact(artifact_rows(shown), key=RUN_HISTORY,
+                                 description=f"The newest {len(shown)} of {total} runs, newest first")

@@ -1,33 +1,36 @@
-"""What the report says, as typed data: a finished run's results (`ReportData`) and every value the report
-shows, computed here once (`report_content`), so "where does the report get this number" has one answer.
+"""What the report says, as typed data: every value the report shows, computed here once from a finished
+run's results (`flows.report.data.ReportData`) by `report_content`, so "where does the report get this
+number" has one answer.
 
-The templates (`flows.report.render`, `flows/report/templates/`) only lay these values out and format them.
-The row builders here are also the contents of the Prefect table artifacts (see `flows.report.artifacts`).
+The templates (`flows.report.render`, `flows/report/templates/`) only lay these values out. One number format
+throughout: accuracies in percent with two decimals (`percent`), losses to four significant digits
+(`significant`). The row builders here are also the contents of the Prefect table artifacts (see
+`flows.report.artifacts`); the configuration table is `flows.report.settings`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import platform
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from flows.report.data import DATA_KINDS, HISTORY_KEYS, REPORT_STAGE, ReportData, member_of
+from flows.report.data import TrainingExamples as TrainingExamples  # re-exported: the report's input
+from flows.report.data import library_versions as library_versions
 from flows.report.figures import MAX_MISCLASSIFIED
-from flows.report.quality import DataQuality, QualitySection, quality_section
+from flows.report.quality import QualitySection, quality_section
+from flows.report.settings import configuration_table
 from flows.report.table import Table
+from flows.store.champion import Promotion
 from mlp.metrics import per_class_accuracy
 
-HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
-LONE_MEMBER = "1"  # the member name of history rows that do not say (one network)
 # The report's sections, in order: the headings of templates/report_sections.j2 (the tests hold it to this).
 SECTIONS = (
     "Best epoch",
+    "Promotion",
     "Learning curves",
     "Training images",
     "Confusion matrix",
@@ -38,152 +41,41 @@ SECTIONS = (
     "Stage times",
     "Versions",
 )
-PACKAGES = ("numpy", "prefect", "pyarrow", "pillow", "matplotlib", "scikit-learn", "jinja2", "mlpflow")
 MAX_CONFUSION_CLASSES = 30  # beyond this the confusion matrix is a figure only: a table that wide is unread
+# What picks a network's best epoch (TrainConfig.monitor), in words; the pipeline's is val_loss.
+SELECTED_BY = {"val_loss": "lowest validation loss", "val_accuracy": "highest validation accuracy"}
 
 
-def member_of(row: Mapping[str, Any]) -> str:
-    """The network a history row belongs to."""
-    return str(row.get("member", LONE_MEMBER))
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of Python and the packages a run depends on ('not installed' where absent)."""
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
+# ----------------------------------------------------------------------------------------- number formats
 def percent(value: float | None) -> str:
     """A fraction in percent with two decimals, 'n/a' for None or NaN (the templates' `percent` filter)."""
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
 
 
-@dataclass(frozen=True)
-class TrainingExamples:
-    """What augmentation made of a few training images: originals (k, h*w) uint8 with their class indices
-    labels (k,), variants (k, m, h*w) in pixel units, and a sentence saying how they were made."""
-
-    originals: np.ndarray
-    labels: np.ndarray
-    variants: np.ndarray
-    description: str
-
-    def __post_init__(self) -> None:
-        k = len(self.originals)
-        if np.shape(self.labels) != (k,) or np.ndim(self.variants) != 3 or len(self.variants) != k:
-            raise ValueError(f"originals {np.shape(self.originals)}, labels {np.shape(self.labels)} and "
-                             f"variants {np.shape(self.variants)} must be (k, h*w), (k,) and (k, m, h*w)")
+def significant(value: float | None, digits: int = 4) -> str:
+    """A number to `digits` significant digits, trailing zeros kept (0.6 -> '0.6000', 0.031234 ->
+    '0.03123'), 'n/a' for None or NaN: how losses are shown (the templates' `significant` filter)."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:#.{digits}g}".rstrip(".")
 
 
-@dataclass(frozen=True)
-class ReportData:
-    """A finished run's results, as plain data. Arrays are validated and converted on construction.
-
-    history: rows with at least HISTORY_KEYS (and usually lr, seconds), one per epoch and network; a row's
-    "member" names its network of the ensemble ("1-raw"), LONE_MEMBER when absent.
-    best_epochs: each network's best epoch, by member name (the weights the classifier uses).
-    confusion: (n_classes, n_classes) int counts on the validation set, rows true, at the best epoch.
-    misclassified: (m, h*w) uint8 raw pixels of misclassified validation images, with their true and predicted
-    class indices (m,). class_names are the folder names, display_names what people read (博, 学, ...).
-    quality: the data set's quality report and ingest counts, if given.
-    loss_name: what the history's losses are, in words (e.g. "cross-entropy with label smoothing 0.1"), if
-    worth saying. examples: what the training images looked like after augmentation, if there was any.
-    test_time: the classifier's test-time augmentation (a name in `flows.pipeline.classifier.TEST_TIME`).
-    """
-
-    run_name: str
-    config: Mapping[str, Any]
-    history: Sequence[Mapping[str, Any]]
-    best_epochs: Mapping[str, int]
-    class_names: Sequence[str]
-    display_names: Sequence[str]
-    confusion: np.ndarray
-    misclassified: np.ndarray
-    image_shape: tuple[int, int]
-    misclassified_true: np.ndarray
-    misclassified_pred: np.ndarray
-    quality: DataQuality | None = None
-    stage_seconds: Mapping[str, float] = field(default_factory=dict)
-    versions: Mapping[str, str] = field(default_factory=library_versions)
-    loss_name: str = ""
-    examples: TrainingExamples | None = None
-    test_time: str = "none"
-
-    def __post_init__(self) -> None:
-        if not self.run_name:
-            raise ValueError("run_name must be a non-empty string")
-        if not self.history:
-            raise ValueError("history is empty: a report needs at least one epoch")
-        for row in self.history:
-            missing = [k for k in HISTORY_KEYS if k not in row]
-            if missing:
-                raise ValueError(f"history row {dict(row)} lacks {missing}; rows need {list(HISTORY_KEYS)}")
-        if sorted(self.best_epochs) != sorted(self.members):
-            raise ValueError(f"best_epochs names {sorted(self.best_epochs)}; the history's networks are "
-                             f"{self.members}")
-        for member, epoch in self.best_epochs.items():
-            epochs = [row["epoch"] for row in self.rows_of(member)]
-            if epoch not in epochs:
-                raise ValueError(f"best epoch {epoch} of {member} is not in its history's epochs {epochs}")
-        n = len(self.class_names)
-        if n == 0 or len(self.display_names) != n:
-            raise ValueError(
-                f"class_names and display_names must be non-empty and equally long, "
-                f"got {len(self.class_names)} and {len(self.display_names)}"
-            )
-        cm = np.asarray(self.confusion)
-        if cm.shape != (n, n) or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
-            raise ValueError(f"confusion must be ({n}, {n}) non-negative counts, got {cm.shape} {cm.dtype}")
-        shape = tuple(int(s) for s in self.image_shape)
-        images = np.asarray(self.misclassified)
-        if len(shape) != 2 or min(shape) < 1 or images.ndim != 2 or images.shape[1] != shape[0] * shape[1]:
-            raise ValueError(
-                f"misclassified must be (m, h*w) with image_shape (h, w), got {images.shape} and {shape}"
-            )
-        if images.dtype != np.uint8:
-            raise ValueError(f"misclassified must be raw uint8 pixels, got dtype {images.dtype}")
-        labels = [np.asarray(self.misclassified_true), np.asarray(self.misclassified_pred)]
-        for name, y in zip(("misclassified_true", "misclassified_pred"), labels, strict=True):
-            if y.shape != (len(images),) or (y.size and not np.issubdtype(y.dtype, np.integer)):
-                raise ValueError(f"{name} must be ({len(images)},) class indices, got {y.shape} {y.dtype}")
-            if y.size and (y.min() < 0 or y.max() >= n):
-                raise ValueError(f"{name} holds class indices outside [0, {n}): {sorted(set(y.tolist()))}")
-        if self.quality is not None and not isinstance(self.quality, DataQuality):
-            raise TypeError(f"quality must be a DataQuality, got {type(self.quality).__name__}")
-        for name, value in (("confusion", cm), ("misclassified", images), ("image_shape", shape)):
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "misclassified_true", labels[0].astype(np.int64))
-        object.__setattr__(self, "misclassified_pred", labels[1].astype(np.int64))
-        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
-        object.__setattr__(self, "display_names", tuple(str(c) for c in self.display_names))
-
-    @property
-    def members(self) -> list[str]:
-        """The networks' names, in the order of the history."""
-        return list(dict.fromkeys(member_of(row) for row in self.history))
-
-    def rows_of(self, member: str) -> list[Mapping[str, Any]]:
-        """The history rows of one network, in epoch order."""
-        return [row for row in self.history if member_of(row) == member]
-
-    @property
-    def best(self) -> dict[str, Mapping[str, Any]]:
-        """Each network's history row of its best epoch, by member name."""
-        return {m: next(row for row in self.rows_of(m) if row["epoch"] == epoch)
-                for m, epoch in self.best_epochs.items()}
+def duration(seconds: float) -> str:
+    """A wall time in words: '8.3 s', '2 min 11 s', '1 h 4 min'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 # ----------------------------------------------------------------------------------- rows of the artifacts
 def history_rows(data: ReportData) -> list[dict[str, Any]]:
-    """The epoch history as JSON-ready rows (Python numbers), HISTORY_KEYS first, then the other columns."""
+    """The `epoch-history` table: a row per network and epoch, HISTORY_KEYS first, then the other columns,
+    as the report shows numbers (accuracies in percent, losses to four significant digits, the learning
+    rate to three, seconds to a tenth); JSON-ready."""
     keys = ["member", *HISTORY_KEYS] + [k for row in data.history for k in row if k not in HISTORY_KEYS]
     keys = list(dict.fromkeys(keys))
-    return [{k: member_of(row) if k == "member" else _plain(row.get(k)) for k in keys}
+    return [{k: member_of(row) if k == "member" else _shown(k, row.get(k)) for k in keys}
             for row in data.history]
 
 
@@ -203,6 +95,20 @@ def per_class_rows(data: ReportData) -> list[dict[str, Any]]:
     ]
 
 
+def _shown(key: str, value: Any) -> Any:
+    """A history value as the epoch-history table shows it (see `history_rows`)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if not isinstance(value, float):
+        return value
+    if key.endswith("accuracy"):
+        return percent(value)
+    if key.endswith("loss"):
+        return float(significant(value))
+    if key == "lr":
+        return f"{value:.3g}"
+    return round(value, 1) if key == "seconds" else value
+
+
 # ----------------------------------------------------------------------------------- the report's content
 @dataclass(frozen=True)
 class BestEpoch:
@@ -217,17 +123,32 @@ class BestEpoch:
 
 
 @dataclass(frozen=True)
+class PromotionSection:
+    """The report's promotion section: the decision in one sentence, both models' runs and scores, and the
+    images they were compared on."""
+
+    sentence: str
+    scores: Table
+    compared: str
+
+
+@dataclass(frozen=True)
 class ReportContent:
     """Every value report.md and report.html show, section by section (SECTIONS); the templates lay them out.
 
-    accuracy is the classifier's on the validation set: the ensemble's mean probabilities, each image also
-    shifted when test_time_shifts. lone is the one network's best epoch, None for an ensemble; best is its
-    history row as (metric, value), or a row per network of an ensemble. confusion is None beyond
-    MAX_CONFUSION_CLASSES classes; augmentation says how the training images were augmented (None: they
-    were not); quality is None when not given.
+    summary: (what, value) lines at the top: data, date, duration, accuracy, promotion. selected_by: what
+    picked each network's best epoch, in words (SELECTED_BY). accuracy is the
+    classifier's on the validation set: the ensemble's mean probabilities, each image also shifted when
+    test_time_shifts. lone is the one network's best epoch, None for an ensemble; best has a row per network.
+    promotion is None when no decision was made; confusion is None beyond MAX_CONFUSION_CLASSES classes;
+    augmentation says how the training images were augmented (None: they were not); quality is None when not
+    given. stage_note says what the stage times leave out.
     """
 
     run_name: str
+    summary: tuple[tuple[str, str], ...]
+    sections: tuple[str, ...]
+    selected_by: str
     n_validation: int
     accuracy: float | None
     test_time_shifts: bool
@@ -235,6 +156,7 @@ class ReportContent:
     n_networks: int
     lone: BestEpoch | None
     best: Table
+    promotion: PromotionSection | None
     augmentation: str | None
     confusion: Table | None
     per_class: Table
@@ -243,6 +165,7 @@ class ReportContent:
     quality: QualitySection | None
     configuration: Table
     stage_times: Table
+    stage_note: str
     versions: Table
 
 
@@ -256,15 +179,20 @@ def report_content(data: ReportData) -> ReportContent:
         lone = BestEpoch(row["epoch"], len(data.rows_of(member)), row["val_accuracy"], row["val_loss"],
                          row["train_accuracy"], row["train_loss"])
     show_confusion = len(data.class_names) <= MAX_CONFUSION_CLASSES
+    promotion = None if data.promotion is None else promotion_section(data.promotion)
     return ReportContent(
         run_name=data.run_name,
+        summary=_summary(data, promotion),
+        sections=SECTIONS,
+        selected_by=SELECTED_BY[_monitor(data.config)],
         n_validation=n_val,
-        accuracy=float(np.trace(data.confusion) / n_val) if n_val else None,
+        accuracy=_accuracy(data),
         test_time_shifts=data.test_time == "shifts",
         loss_name=data.loss_name,
         n_networks=len(best),
         lone=lone,
-        best=_best_table(best),
+        best=_best_table(data),
+        promotion=promotion,
         augmentation=None if data.examples is None else data.examples.description,
         confusion=_confusion_table(data) if show_confusion else None,
         per_class=Table(("label", "folder", "name", "samples", "correct", "accuracy"),
@@ -272,20 +200,80 @@ def report_content(data: ReportData) -> ReportContent:
                           percent(r["accuracy"])) for r in per_class_rows(data)]),
         n_misclassified=len(data.misclassified),
         n_misclassified_shown=min(len(data.misclassified), MAX_MISCLASSIFIED),
-        quality=None if data.quality is None else quality_section(data.quality),
-        configuration=Table(("setting", "value"), _flatten(data.config)),
+        quality=None if data.quality is None else quality_section(data.quality, data.split_counts),
+        configuration=configuration_table(data.config),
         stage_times=_stage_times(data.stage_seconds),
+        stage_note=_stage_note(data.stage_seconds),
         versions=Table(("package", "version"), data.versions.items()),
     )
 
 
-def _best_table(best: Mapping[str, Mapping[str, Any]]) -> Table:
-    """One network: its best epoch's history row as (metric, value); an ensemble: a row per network."""
-    if len(best) == 1:
-        (row,) = best.values()
-        return Table(("metric", "value"), [(k, _plain(v)) for k, v in row.items()])
-    keys = [k for k in next(iter(best.values())) if k != "member"]
-    return Table(("network", *keys), [(m, *(_plain(row[k]) for k in keys)) for m, row in best.items()])
+def promotion_section(p: Promotion) -> PromotionSection:
+    """The promotion section of the report, from the decision: all of it is written here."""
+    scores = Table(("model", "run", "validation accuracy", "validation loss"), [
+        ("challenger (this run)", p.challenger_run, percent(p.challenger_accuracy),
+         significant(p.challenger_loss)),
+        ("champion before", p.previous_champion_run or "none", percent(p.champion_accuracy),
+         significant(p.champion_loss)),
+    ])
+    if p.n_samples == 0:
+        compared = (f"No validation image was left to compare the two on: the champion was trained on all "
+                    f"{p.n_excluded} of them.")
+    else:
+        compared = (f"Scored on {p.n_samples} of this run's validation images, each model through its own "
+                    f"saved normaliser; {p.n_excluded} left out because the champion was trained on them.")
+    return PromotionSection(p.sentence(), scores, compared)
+
+
+def _monitor(config: Mapping[str, Any]) -> str:
+    """The metric that picked the best epochs: the configuration's `monitor`, else val_loss."""
+    groups = [config, *(v for v in config.values() if isinstance(v, Mapping))]
+    return next((g["monitor"] for g in groups if g.get("monitor") in SELECTED_BY), "val_loss")
+
+
+def _accuracy(data: ReportData) -> float | None:
+    n_val = int(data.confusion.sum())
+    return float(np.trace(data.confusion) / n_val) if n_val else None
+
+
+def _summary(data: ReportData, promotion: PromotionSection | None) -> tuple[tuple[str, str], ...]:
+    """The lines at the top of the report: data, date, duration, validation accuracy, promotion."""
+    n_val, n_wrong = int(data.confusion.sum()), int(data.confusion.sum() - np.trace(data.confusion))
+    networks = f", an ensemble of {len(data.best)} networks" if len(data.best) > 1 else ""
+    shifts = ", each image also shifted by one pixel" if data.test_time == "shifts" else ""
+    lines = [("Data", _data_line(data))]
+    if data.written is not None:
+        lines.append(("Date", f"{data.written:%Y-%m-%d %H:%M %Z}".strip() + " (report written)"))
+    if data.stage_seconds:
+        lines.append(("Duration", f"{duration(sum(data.stage_seconds.values()))} (the stages up to this "
+                                  "report, see Stage times)"))
+    lines.append(("Validation accuracy", f"{percent(_accuracy(data))} ({n_wrong} of {n_val} images wrong"
+                                         f"{networks}{shifts})"))
+    lines.append(("Promotion", "no decision was made" if promotion is None else promotion.sentence))
+    return tuple(lines)
+
+
+def _data_line(data: ReportData) -> str:
+    """The data in one line: folder, how it was chosen, images, size, classes and this run's split."""
+    where = data.data_root + (f" ({DATA_KINDS[data.data_kind]})" if data.data_kind else "")
+    h, w = data.image_shape
+    parts = [f"{len(data.class_names)} classes of {h}x{w} images"]
+    if data.quality is not None:
+        parts[0] = f"{data.quality.report.n_images:,} images of {h}x{w} in {len(data.class_names)} classes"
+    if data.split_counts:
+        parts.append(", ".join(f"{sum(counts):,} in the {part}"
+                               for part, counts in data.split_counts.items()))
+    return (f"{where}: " if where else "") + "; ".join(parts)
+
+
+def _best_table(data: ReportData) -> Table:
+    """A row per network: its best epoch of how many, and that epoch's validation and training scores."""
+    headers = ("network", "best epoch", "validation accuracy", "validation loss", "training accuracy",
+               "training loss")
+    rows = [(member, f"{row['epoch']} of {len(data.rows_of(member))}", percent(row["val_accuracy"]),
+             significant(row["val_loss"]), percent(row["train_accuracy"]), significant(row["train_loss"]))
+            for member, row in data.best.items()]
+    return Table(headers, rows)
 
 
 def _confusion_table(data: ReportData) -> Table:
@@ -298,23 +286,16 @@ def _confusion_table(data: ReportData) -> Table:
 def _stage_times(stage_seconds: Mapping[str, float]) -> Table:
     """Seconds and share of the total per stage, then the total."""
     total = float(sum(stage_seconds.values()))
-    rows = [(stage, float(s), percent(s / total if total else None)) for stage, s in stage_seconds.items()]
-    return Table(("stage", "seconds", "share"), [*rows, ("total", total, "100%" if total else "n/a")])
+    rows = [(stage, round(float(s), 2), percent(s / total if total else None))
+            for stage, s in stage_seconds.items()]
+    total_row = ("total", round(total, 2), "100%" if total else "n/a")
+    return Table(("stage", "seconds", "share"), [*rows, total_row])
 
 
-def _plain(value: Any) -> Any:
-    """NumPy scalars to Python numbers (JSON-ready); other values unchanged."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested settings as (dotted.key, value) rows; lists and other values as JSON."""
-    rows = []
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            rows += _flatten(value, f"{prefix}{key}.")
-        else:
-            plain = isinstance(value, (str, Path))
-            text = str(value) if plain else json.dumps(_plain(value), default=str, ensure_ascii=False)
-            rows.append((f"{prefix}{key}", text))
-    return rows
+def _stage_note(stage_seconds: Mapping[str, float]) -> str:
+    """What the stage times count: the report's own time up to its writing."""
+    if REPORT_STAGE not in stage_seconds:
+        return "The report's own time is not included."
+    return ("The report's time is counted up to the writing of these files (reading the run's files and "
+            "drawing the figures); writing them, publishing the artifacts and any stage after the report are "
+            "not in it: the run's last printed line, and its task runs in Prefect, give them.")

@@ -1,27 +1,29 @@
 """The report's figures as PNG bytes: learning curves, confusion matrix, per-class accuracy, mistakes.
 
 Figures are built with matplotlib's object API on the Agg backend (no pyplot state, safe in Prefect's task
-threads). Class labels are the display names (博, 学, ...) when an installed font has their glyphs; otherwise
-the figures fall back to the folder names and say so in a note.
+threads). Class labels are drawn as `flows.report.fonts.class_labels` decides: the display names (博, 学,
+...) when a font that matplotlib can use has their glyphs, else the folder names with a note.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
+from datetime import datetime
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import numpy as np
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, fontManager
-from matplotlib.ft2font import FT2Font
+from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
+
+from flows.report.fonts import Labels
 
 DPI = 100
 CURVES_SIZE = (10.0, 4.0)  # inches: 1000 x 400 pixels at DPI
@@ -30,49 +32,8 @@ PER_CLASS_SIZE = (8.0, 4.0)
 GRID_COLUMNS = 8
 GRID_CELL = (1.25, 1.5)  # inches per misclassified image, title included
 GRID_MARGIN = 0.6  # inches above the grid for its title and note
+GRID_MIN_WIDTH = 4.0  # inches: room for the title and note over a grid of one to three images
 MAX_MISCLASSIFIED = 48
-
-# Fonts that have a glyph for nearly everything but draw placeholders, not letters.
-_PLACEHOLDER_FONTS = ("Last Resort",)
-_DEFAULT_FAMILY = "DejaVu Sans"
-
-
-@dataclass(frozen=True)
-class Labels:
-    """Class labels as a figure draws them: the texts, the font to draw them with, and a note on fallbacks."""
-
-    texts: tuple[str, ...]
-    font: FontProperties
-    note: str | None
-
-
-@cache
-def font_for(text: str) -> str | None:
-    """Family name of an installed font with a real glyph for every character of `text`, or None.
-
-    Prefers matplotlib's default family when it suffices.
-    """
-    needed = {ord(c) for c in text if not c.isspace()}
-    fonts = sorted(fontManager.ttflist, key=lambda f: f.name != _DEFAULT_FAMILY)
-    for entry in fonts:
-        if entry.name.startswith(_PLACEHOLDER_FONTS):
-            continue
-        try:
-            face = FT2Font(entry.fname)
-        except (OSError, RuntimeError):  # a listed font file that is gone or unreadable: try the next one
-            continue
-        if all(face.get_char_index(code) for code in needed):
-            return entry.name
-    return None
-
-
-def class_labels(class_names: Sequence[str], display_names: Sequence[str]) -> Labels:
-    """Display names when a font covers them all, else folder names with a note saying why."""
-    family = font_for("".join(display_names))
-    if family is not None:
-        return Labels(tuple(display_names), FontProperties(family=[family, _DEFAULT_FAMILY]), None)
-    note = "Labels are folder names: no installed font has the glyphs of the display names."
-    return Labels(tuple(class_names), FontProperties(family=_DEFAULT_FAMILY), note)
 
 
 def curves_png(histories: Mapping[str, Sequence[Mapping[str, float]]],
@@ -165,30 +126,48 @@ def grid_shape(n_images: int) -> tuple[int, int]:
 def misclassified_png(
     images: np.ndarray, image_shape: tuple[int, int], true: np.ndarray, pred: np.ndarray, labels: Labels
 ) -> bytes:
-    """A grid of the first MAX_MISCLASSIFIED images (m, h*w) uint8, each titled 'true → predicted'.
+    """A grid of the first MAX_MISCLASSIFIED images (m, h*w) uint8, each titled 'true → predicted', under
+    a title (and the labels' note), each wrapped to fit the figure however few the images.
 
-    Size: columns * 125 by rows * 150 + 60 pixels, see `grid_shape`.
+    Size: max(columns * 125, 400) by rows * 150 + 60 pixels (more when the title or note wraps), see
+    `grid_shape`; the grid is centred.
     """
     if len(images) == 0:
         raise ValueError("no misclassified images to draw: images has shape (0, ...)")
     rows, columns = grid_shape(len(images))
-    size = (columns * GRID_CELL[0], rows * GRID_CELL[1] + GRID_MARGIN)
+    grid_width = columns * GRID_CELL[0]
+    width = max(grid_width, GRID_MIN_WIDTH)
+    shown = min(len(images), MAX_MISCLASSIFIED)
+    heading = _wrapped(f"Misclassified validation images, true → predicted ({shown} of {len(images)} shown)",
+                       width, 10)
+    note = _wrapped(labels.note, width, 7) if labels.note else ""
+    lines = heading.count("\n") + 1, note.count("\n") + 1 if note else 0
+    margin = max(GRID_MARGIN, 0.2 + 0.17 * lines[0] + 0.12 * lines[1])  # inches above the grid
+    size = (width, rows * GRID_CELL[1] + margin)
     fig = Figure(figsize=size, dpi=DPI)
-    top = 1 - GRID_MARGIN / size[1]
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=top, hspace=0.45, wspace=0.1)
+    left = ((width - grid_width) / 2 + 0.02 * grid_width) / width
+    fig.subplots_adjust(left=left, right=1 - left, bottom=0.02, top=1 - margin / size[1], hspace=0.45,
+                        wspace=0.1)
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     for k, ax in enumerate(axes):
         ax.set_axis_off()
-        if k >= min(len(images), MAX_MISCLASSIFIED):
+        if k >= shown:
             continue
         ax.imshow(images[k].reshape(image_shape), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         title = f"{labels.texts[true[k]]} → {labels.texts[pred[k]]}"
         ax.set_title(title, fontproperties=labels.font, fontsize=10)
-    heading = f"Misclassified validation images, true → predicted ({min(len(images), MAX_MISCLASSIFIED)}"
-    fig.suptitle(heading + f" of {len(images)} shown)", fontsize=10, y=1 - 0.1 / size[1], va="top")
-    if labels.note:
-        fig.text(0.01, 1 - 0.35 / size[1], labels.note, fontsize=7, color="dimgrey", ha="left", va="bottom")
+    fig.suptitle(heading, fontsize=10, y=1 - 0.05 / size[1], va="top")
+    if note:
+        fig.text(0.5, 1 - (0.1 + 0.17 * lines[0]) / size[1], note, fontsize=7, color="dimgrey", ha="center",
+                 va="top")
     return _png(fig)
+
+
+def _wrapped(text: str, width_inches: float, points: float) -> str:
+    """`text` broken into lines that fit `width_inches` at a font size of `points` (at most two lines; an
+    average character is taken as 0.6 of the size wide)."""
+    per_line = max(10, int(width_inches * 72 / (0.6 * points)))
+    return "\n".join(textwrap.wrap(text, per_line)[:2])
 
 
 def augmentation_png(originals: np.ndarray, variants: np.ndarray, image_shape: tuple[int, int],
@@ -248,4 +227,26 @@ def sine_fit_png(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: 
     loss_ax.semilogy(np.arange(1, len(mse) + 1), mse)
     loss_ax.set(xlabel="iteration", ylabel="training MSE", title="training MSE (log scale)")
     fig.tight_layout()
+    return _png(fig)
+
+
+def runs_accuracy_png(series: Mapping[str, Sequence[tuple[datetime, float, bool]]]) -> bytes:
+    """Validation accuracy of runs over the time they started, a line per data set key (`series`: key ->
+    (started, accuracy in [0, 1], promoted) in time order), promoted runs starred. 1000 x 400 pixels."""
+    fig = Figure(figsize=CURVES_SIZE, dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    for colour, (key, points) in enumerate(series.items()):
+        started = [t for t, _, _ in points]
+        ax.plot(started, [100 * a for _, a, _ in points], "-o", color=f"C{colour}", markersize=3,
+                linewidth=1, label=key)
+    promoted = [(t, 100 * a) for points in series.values() for t, a, up in points if up]
+    if promoted:
+        ax.plot(*zip(*promoted, strict=True), "*", color="crimson", markersize=11, linestyle="",
+                label="promoted to champion")
+    ax.set(title="Validation accuracy over runs", xlabel="run started (UTC)",
+           ylabel="validation accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    locator = AutoDateLocator()
+    ax.xaxis.set(major_locator=locator, major_formatter=ConciseDateFormatter(locator))
     return _png(fig)

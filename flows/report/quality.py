@@ -1,5 +1,6 @@
 """The data-quality section of the report and the `data-quality` artifact, from the typed `QualityReport`
-and what ingest did for the run (`DataQuality`): totals, images per class and split, each kind of issue."""
+and what ingest did for the run (`DataQuality`): totals, images per class (in the data's folders and in the
+run's split), each kind of issue."""
 
 from __future__ import annotations
 
@@ -65,12 +66,19 @@ def issues_by_kind(report: QualityReport) -> dict[str, list[dict[str, str]]]:
     return {kind: rows for kind, rows in found.items() if rows or kind in ALWAYS_LISTED}
 
 
+def class_item(folder: str, name: str) -> str:
+    """A class as one cell: its folder, with its display name in brackets when it has another one:
+    ``1 (博)``, ``0``."""
+    return folder if name == folder else f"{folder} ({name})"
+
+
 def quality_rows(quality: DataQuality) -> list[dict[str, Any]]:
     """The `data-quality` table artifact, every row {section, item, value} and no row limit: the summary,
-    the usable images of each class ("folder name") per split, then every issue (section: its kind)."""
+    the usable images of each class folder per split (item: `class_item`), then every issue (section: its
+    kind)."""
     rows = [{"section": "summary", "item": check, "value": v} for check, v in quality_summary(quality)]
     classes = quality.report.class_rows()
-    rows += [{"section": f"{split} images per class", "item": f"{row['label']} {row['name']}",
+    rows += [{"section": f"{split} images per class", "item": class_item(row["label"], row["name"]),
               "value": row[split]} for split in _splits(classes) for row in classes]
     return rows + [{"section": row["kind"], "item": row["path"], "value": row["detail"]}
                    for row in quality.report.issue_rows()]
@@ -88,26 +96,37 @@ class Listing:
 
 @dataclass(frozen=True)
 class QualitySection:
-    """The report's data-quality section: totals (check, value), images per class and split with display
-    names, and one listing per kind of issue."""
+    """The report's data-quality section: totals (check, value), images per class with display names (in
+    each split folder and, when given, in each part of the run's split), and one listing per kind of issue."""
 
     summary: Table
     classes: Table
+    classes_note: str
     listings: tuple[Listing, ...]
 
 
-def quality_section(quality: DataQuality) -> QualitySection:
-    """The report's data-quality section: the summary, images per class and split, and each kind of issue
-    cut at MAX_ROWS rows."""
+def quality_section(quality: DataQuality,
+                    split_counts: Mapping[str, Sequence[int]] | None = None) -> QualitySection:
+    """The report's data-quality section: the summary, images per class, and each kind of issue cut at
+    MAX_ROWS rows. The classes table counts each class folder's usable images (columns "train/ folder", ...)
+    and, from `split_counts` ({"training split": (n_classes,), ...}), how the run split them."""
     classes = quality.report.class_rows()
     listings = tuple(
         Listing(ISSUES[kind], Table(("files", "detail"), [(r["path"], r["detail"]) for r in rows[:MAX_ROWS]]),
                 max(len(rows) - MAX_ROWS, 0))
         for kind, rows in issues_by_kind(quality.report).items()
     )
+    splits, parts = _splits(classes), dict(split_counts or {})
+    headers = ("folder", "name", *(f"{split}/ folder" for split in splits), *parts)
+    rows = [(row["label"], row["name"], *(row[split] for split in splits), *(c[k] for c in parts.values()))
+            for k, row in enumerate(classes)]
+    folders = ", ".join(f"{split}/ folder" for split in splits)
+    note = f"Usable images of each class folder ({folders})"
+    note += f"; and how this run split them ({', '.join(parts)})." if parts else "."
     return QualitySection(
         summary=Table(("check", "value"), quality_summary(quality)),
-        classes=Table(("folder", "name", *_splits(classes)), [tuple(row.values()) for row in classes]),
+        classes=Table(headers, rows),
+        classes_note=note,
         listings=listings,
     )
 

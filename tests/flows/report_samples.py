@@ -2,10 +2,13 @@
 
 Three classes 博, 学, 笃 (folders 1, 2, 3). Validation: class 1 has 6 images, 5 right and 1 taken for 学;
 class 2 has 4, all right; class 3 has none. The one misclassified image is a real digits image. The data
-quality is a real `QualityReport` with one issue of each common kind but label conflicts.
+quality is a real `QualityReport` with one issue of each common kind but label conflicts. The settings
+(`CONFIG`) hold some that do not apply to the run; `sample_promotion` is a promotion decision about it.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -13,6 +16,8 @@ from sklearn.datasets import load_digits
 from flows.pipeline.demo_data import digits_to_pixels
 from flows.report.content import ReportData
 from flows.report.quality import DataQuality
+from flows.store.champion import Promotion
+from flows.store.mcnemar import TEST_NAME, PairedCounts
 from mlp.data.quality import DuplicateGroup, QualityReport, Skipped, WrongSize
 
 FOLDERS = ["1", "2", "3"]
@@ -40,6 +45,35 @@ QUALITY = QualityReport(
 DATA_QUALITY = DataQuality(QUALITY, n_decoded=3, n_reused=13)
 
 
+# The run's settings as the report stage groups them: AdamW on a cosine schedule without augmentation, with
+# settings that do not apply to it (sgd's momentum and Nesterov, the step schedule's step size and factor,
+# the distortions' ranges), which the report leaves out.
+CONFIG = {
+    "data": {"data_dir": "data/demo", "val_fraction": 0.1, "seed": 0},
+    "network": {"layer_sizes": (64, 500, 3), "activation": "relu", "init": "he", "init_scale": 0.01},
+    "training": {"epochs": 3, "batch_size": 64, "optimizer": "adamw", "lr": 1e-3, "weight_decay": None,
+                 "momentum": 0.9, "nesterov": False, "beta1": 0.9, "loss": "cross_entropy",
+                 "label_smoothing": 0.1, "schedule": "cosine", "step_size": 10, "gamma": 0.1, "min_lr": 0.0,
+                 "clip_grad_norm": None, "patience": None},
+    "augmentation": {"augment": "none", "distort_rotate": 10.0, "distort_elastic": 0.0},
+}
+
+
+def sample_promotion(**changes) -> Promotion:
+    """A decision on 10 validation images, 2 left out: challenger sample-run (90%) kept out by champion
+    old-run (80%): McNemar's test on 1 image won against 0 cannot tell them apart."""
+    counts = PairedCounts(8, 1, 0, 1)
+    fields = {
+        "promoted": False, "reason": "compared on 10 images, fewer than the 200 required",
+        "challenger_accuracy": 0.9, "challenger_loss": 0.31234, "champion_accuracy": 0.8,
+        "champion_loss": 0.5, "n_samples": 10, "n_excluded": 2, "counts": counts, "p_value": counts.p_value,
+        "significance_test": TEST_NAME, "min_samples": 200, "alpha": 0.05, "champion_run": "old-run",
+        "champion_path": Path("/m/versions/old-run/model.npz"), "challenger_run": "sample-run",
+        "previous_champion_run": "old-run",
+    }
+    return Promotion(**{**fields, **changes})
+
+
 def digits_images(n: int) -> np.ndarray:
     """The first n scikit-learn digits as (n, 64) uint8 pixels, dark ink on white."""
     return digits_to_pixels(load_digits().images[:n]).reshape(n, -1)
@@ -49,7 +83,7 @@ def sample_report(**changes) -> ReportData:
     """The sample ReportData, with any field replaced by `changes`."""
     fields = {
         "run_name": "sample-run",
-        "config": {"hidden": (500,), "lr": 1e-3, "optimizer": "adam", "data": {"dir": "data/demo"}},
+        "config": CONFIG,
         "history": HISTORY,
         "best_epochs": {"1": 2},
         "class_names": FOLDERS,

@@ -1,5 +1,6 @@
 """Prediction on held-out digits images with a real trained model: model paths, the CSV, the accuracy (equal
-to the classifier's own evaluation), files left out, the summary artifact and the command line."""
+to the classifier's own evaluation), files left out, the summary artifact and the command line; real hanzi12
+images of another size than the model's, named in one line."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.cli import run_command
-from flows.jobs.predict import PREDICTION_SUMMARY, classify, predict, summary_markdown
-from flows.pipeline.classifier import Classifier
+from flows.jobs.predict import PREDICTION_SUMMARY, classify, image_sizes, misfit, predict, summary_markdown
+from flows.pipeline.classifier import Classifier, classifier_metadata
 from flows.pipeline.predictions import PREDICTION_COLUMNS as COLUMNS
+from flows.store import layout
 from flows.store.layout import CHAMPION_MODEL, RunLayout, resolve_model
 from flows.store.tables import csv_text
+from mlp import MLP, load_checkpoint, save_checkpoint
 from mlp.data import files
+from mlp.data.transforms import fit_normalizer
 from tests.flows.classifiers import DigitsData, digits_data, train_checkpoint
 
 
@@ -196,3 +200,73 @@ def test_bad_paths_end_the_command_with_one_line(args, message, run_dir, capsys)
     assert stop.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0]
+
+
+# ----------------------------------------------------------------------------- images of another size
+@pytest.fixture(scope="module")
+def hanzi_images(hanzi12_root, tmp_path_factory) -> Path:
+    """One real 28x28 hanzi12 image of each class, in its class folder: not what a digits model takes."""
+    folder = tmp_path_factory.mktemp("hanzi")
+    for class_folder in sorted((hanzi12_root / "train").iterdir()):
+        (folder / class_folder.name).mkdir()
+        shutil.copy2(next(class_folder.glob("*.bmp")), folder / class_folder.name / "1.bmp")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def demo_output(run_dir, tmp_path_factory) -> Path:
+    """An output folder after a digits demo run (latest -> its run) beside a champion of 28x28 images,
+    as `python flows/full_pipeline.py` leaves them when the demo ran last."""
+    out = tmp_path_factory.mktemp("out")
+    run = RunLayout.create(out, "20261203-104512-digits")
+    demo = load_checkpoint(RunLayout.at(run_dir).best)
+    save_checkpoint(run.best, demo.model, metadata=demo.metadata | {
+        "run_name": run.name, "data_source": str(layout.DEMO_DIR)})
+    (out / "latest").symlink_to(run.root)
+    key = "hanzi12-0123456789ab"
+    layout.datasets_dir(out).mkdir()
+    (layout.datasets_dir(out) / f"{key}.parquet").write_bytes(b"")  # its data set: one per data folder
+    version = layout.versions_dir(layout.models_dir(out, key)) / "20261202-090000-hanzi12"
+    normalizer = fit_normalizer(np.random.default_rng(0).integers(0, 256, (20, 784)).astype(np.uint8))
+    names = [str(k) for k in range(1, 13)]
+    save_checkpoint(version / CHAMPION_MODEL, MLP([784, 8, 12]),
+                    metadata=classifier_metadata([("raw", normalizer)], names, names, (28, 28)))
+    layout.champion_link(layout.models_dir(out, key)).symlink_to("versions/20261202-090000-hanzi12")
+    return out
+
+
+def test_images_of_another_size_end_the_command_with_one_line_naming_the_model(demo_output, hanzi_images,
+                                                                                tmp_path, capsys):
+    """The README's `predict --model artifacts/latest` after a demo run, on 28x28 images: one line that
+    names the model's data set and input size and the champion that fits, exit status 2, no traceback."""
+    with pytest.raises(SystemExit) as stop:
+        run_command("predict", ["--model", str(demo_output / "latest"), "--images", str(hanzi_images),
+                                "--out", str(tmp_path / "p.csv")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not (tmp_path / "p.csv").exists()
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    champion = layout.champion_link(layout.models_dir(demo_output, "hanzi12-0123456789ab"))
+    best = RunLayout.create(demo_output, "20261203-104512-digits").best.resolve()
+    assert errors[0].endswith(
+        f"error: --images: none of the 12 images in {hanzi_images} fits the model: {best} was trained by run "
+        f"20261203-104512-digits on the built-in digits demo ({layout.DEMO_DIR}) and takes 8x8 images; these "
+        f"are 12 of 28x28. Give --model a model trained on 28x28 images, e.g. {champion}")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_flow_on_images_of_another_size_fails_with_the_same_line(run_dir, hanzi_images, tmp_path):
+    state = predict(model=run_dir, images=hanzi_images, out=tmp_path / "p.csv", return_state=True)
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, ValueError) and "\n" not in str(error)
+    assert str(error).startswith(f"none of the 12 images in {hanzi_images} fits the model: ")
+    assert "takes 8x8 images; these are 12 of 28x28" in str(error)
+
+
+def test_misfit_is_silent_when_some_image_fits(run_dir, heldout, hanzi_images):
+    best = RunLayout.at(run_dir).best
+    assert misfit(best, heldout) is None  # 8x8 digits, and one 10x10 image left out and listed
+    assert image_sizes(hanzi_images) == {(28, 28): 12} and image_sizes(heldout)[(10, 10)] == 1
+    assert "an unrecorded data set" in misfit(best, hanzi_images)  # a checkpoint without data_source

@@ -13,9 +13,9 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from flows.cli import run_command
 from flows.jobs.serve import (
     DEFAULT_CRON,
-    DEPLOYMENT_NAME,
     build_deployment,
     cron_schedule,
+    deployment_name,
     pipeline_parameters,
 )
 from flows.pipeline.params import PipelineParams, parse_args
@@ -33,7 +33,7 @@ def stand_in_nested(params: PipelineParams = PipelineParams()) -> None:  # noqa:
 
 def test_the_default_deployment_is_nightly_with_the_flows_own_defaults():
     deployment = build_deployment(flow=stand_in)
-    assert deployment.name == DEPLOYMENT_NAME and deployment.flow_name == "stand-in-pipeline"
+    assert deployment.name == "daily-0300" and deployment.flow_name == "stand-in-pipeline"
     [schedule] = deployment.schedules
     assert schedule.schedule.cron == DEFAULT_CRON == "0 3 * * *" and schedule.schedule.timezone is None
     assert schedule.active and deployment.parameters == {}
@@ -45,6 +45,21 @@ def test_cron_time_zone_and_parameters_are_configurable():
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * 1-5", "Europe/Berlin")
     assert deployment.name == "weekdays" and deployment.parameters == {"epochs": 5}
+
+
+@pytest.mark.parametrize(("cron", "name"), [
+    ("0 3 * * *", "daily-0300"),
+    ("30 2 * * 1-5", "weekdays-0230"),
+    ("0 6 * * 1", "weekly-mon-0600"),
+    ("0 0 * * 0", "weekly-sun-0000"),
+    ("15 * * * *", "hourly-at-15"),
+    ("*/15 * * * *", "retraining-x-15-x-x-x-x"),
+    ("0 3 1 * *", "retraining-0-3-1-x-x"),
+])
+def test_the_deployment_is_named_after_its_schedule(cron, name):
+    """Not "nightly-retraining" whatever the cron: the name says when it runs."""
+    assert deployment_name(cron) == name
+    assert build_deployment(cron, flow=stand_in).name == name
 
 
 def test_a_bad_cron_or_time_zone_is_named():
@@ -89,7 +104,7 @@ def test_the_command_serves_the_pipeline_on_its_schedule_without_pausing_it(serv
     [(deployments, kwargs)] = served
     [deployment] = deployments
     assert kwargs == {"pause_on_shutdown": False}
-    assert (deployment.name, deployment.flow_name) == (DEPLOYMENT_NAME, "full-pipeline")
+    assert (deployment.name, deployment.flow_name) == ("weekdays-0230", "full-pipeline")
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * 1-5", "Europe/Berlin")
     assert deployment.parameters == {"params": {"epochs": 40, "augment": "none"}}
@@ -99,7 +114,13 @@ def test_the_command_serves_the_pipeline_on_its_schedule_without_pausing_it(serv
         run_command("serve", [])
     [([deployment], kwargs)] = served
     assert deployment.schedules[0].schedule.cron == DEFAULT_CRON and deployment.parameters == {"params": {}}
-    assert kwargs == {"pause_on_shutdown": False}
+    assert kwargs == {"pause_on_shutdown": False} and deployment.name == "daily-0300"
+
+    served.clear()
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        run_command("serve", ["--cron", "0 1 * * *", "--name", "my-retraining"])
+    [([deployment], _)] = served
+    assert deployment.name == "my-retraining"
 
 
 def test_without_a_server_the_command_stops_with_one_line_saying_how_to_start_one(served, capsys):

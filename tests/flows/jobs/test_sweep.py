@@ -21,6 +21,7 @@ from flows.jobs.sweep import (
     sweep,
 )
 from flows.pipeline.params import PipelineParams
+from flows.pipeline.variants import VARIANTS
 from flows.store.tables import csv_text
 from mlp.data import files
 from tests.data_trees import clean_root
@@ -47,6 +48,37 @@ def test_comparison_files():
     text = comparison_markdown(ROWS, "Sweep x")
     assert text.startswith("# Sweep x\n\n| config | changes | validation accuracy |")
     assert "| no-augment | augment=none | 90.00% | 0.3 | 2 | 40 | 1.5 |" in text
+
+
+def test_help_lists_the_configurations_and_the_pipeline_flags_in_plain_words(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("sweep", ["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: {PROG} [-h] [--data-dir DIR]")
+    assert "`" not in text and "VARIANTS" not in text and "STUDIES" not in text  # no internals, no markup
+    for flag in ("--configs NAME[,NAME...]", "--epochs EPOCHS", "--batch-size BATCH_SIZE", "--data-dir DIR",
+                 "--hidden N[,N...]", "--output-dir DIR"):
+        assert flag in text
+    assert "\nstudies (--configs takes their names too):\n  one-change " in text
+    configurations = text[text.index("configurations (their changes to the base):"):]
+    for name in VARIANTS:
+        assert f"\n  {name} " in configurations
+    assert "\n  hidden-100                  hidden=100\n" in configurations
+    assert "first-edition-distorted-100 first-edition-distorted for 100 epochs" in configurations
+
+
+def test_pipeline_flags_set_the_base_and_unknown_flags_end_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("sweep", ["--configs", "default", "--epochs", "0"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"{PROG} [--configs NAMES]: error: --epochs: must be an integer >= 1 (got 0)")
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("sweep", ["--config", "default"])  # no abbreviations: --config is not --configs
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"{PROG}: error: unrecognized arguments: --config default")
 
 
 def test_bad_configs_flag_is_one_line(capsys):

@@ -13,7 +13,7 @@ from flows.pipeline.preparation import (
     shuffle_training_set,
     split_data,
 )
-from flows.pipeline.training import member_seed, train_config, train_model
+from flows.pipeline.training import batch_size_text, member_seed, train_config, train_model
 from flows.store.history import read_history_csv
 
 
@@ -24,6 +24,14 @@ def test_train_config_follows_the_parameters(tmp_path):
     assert (config.optimizer, config.lr, config.epochs, config.batch_size) == ("sgd", 0.05, 7, 32)
     assert (config.schedule, config.label_smoothing, config.shuffle, config.seed) == ("step", 0.0, False, 9)
     assert config.checkpoint_dir == tmp_path / "checkpoints" and config.monitor == "val_loss"
+
+
+def test_a_batch_larger_than_the_training_set_is_said_to_take_all_of_it():
+    """The Trainer clamps such a batch to the training set; the log and the report say so."""
+    assert batch_size_text(64, 240) == 64 and batch_size_text(240, 240) == 240
+    assert batch_size_text(1_000_000, 240) == ("1,000,000 (more than the 240 training images: each step "
+                                               "takes all of them, full batch)")
+    assert batch_size_text(None, 6048) == "none (each step takes all 6,048 training images: full batch)"
 
 
 def test_no_network_shares_its_seed_with_a_network_of_another_run():

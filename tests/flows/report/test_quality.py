@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from flows.report.quality import MAX_ROWS, DataQuality, quality_rows, quality_section, quality_summary
+from flows.report.quality import (
+    MAX_ROWS,
+    DataQuality,
+    class_item,
+    quality_rows,
+    quality_section,
+    quality_summary,
+)
 from flows.report.table import Table
 from mlp.data.quality import DuplicateGroup, QualityReport, Skipped, check
 from tests.flows.report_samples import (
@@ -56,7 +63,8 @@ def test_quality_summary_totals_ingest_and_issue_counts(checked):
 
 def test_quality_section_has_classes_with_display_names_and_every_issue(checked):
     section = quality_section(checked)
-    assert section.classes == Table(("folder", "name", "train"), [("1", "博", 2), ("2", "学", 3)])
+    assert section.classes == Table(("folder", "name", "train/ folder"), [("1", "博", 2), ("2", "学", 3)])
+    assert section.classes_note == "Usable images of each class folder (train/ folder)."
     listings = {listing.title: listing for listing in section.listings}
     assert list(listings) == ["Skipped files", "Wrong-size images", "Duplicate groups", "Label conflicts"]
     assert listings["Skipped files"].table.rows == (("train/1/bad.bmp", "cannot identify image file"),)
@@ -68,10 +76,21 @@ def test_quality_section_has_classes_with_display_names_and_every_issue(checked)
     assert all(listing.n_more == 0 for listing in section.listings)
 
 
+def test_the_runs_split_is_counted_beside_the_folders_and_labelled_as_such(checked):
+    """The train/ folder's counts are the images found there; the run trained on its training split only."""
+    section = quality_section(checked, {"training split": [2, 2], "validation split": [0, 1]})
+    assert section.classes == Table(
+        ("folder", "name", "train/ folder", "training split", "validation split"),
+        [("1", "博", 2, 2, 0), ("2", "学", 3, 2, 1)])
+    assert section.classes_note == ("Usable images of each class folder (train/ folder); and how this run "
+                                    "split them (training split, validation split).")
+
+
 def test_a_clean_data_set_still_lists_each_kind_as_empty():
     clean = QualityReport("r", (8, 8), ("1",), ("一",), {"train": {"1": 3}, "validation": {"1": 1}})
     section = quality_section(DataQuality(clean, 0, 4))
-    assert section.classes == Table(("folder", "name", "train", "validation"), [("1", "一", 3, 1)])
+    assert section.classes == Table(("folder", "name", "train/ folder", "validation/ folder"),
+                                    [("1", "一", 3, 1)])
     assert [(listing.title, listing.table.rows, listing.n_more) for listing in section.listings] == [
         ("Skipped files", (), 0), ("Wrong-size images", (), 0), ("Duplicate groups", (), 0),
         ("Label conflicts", (), 0)]
@@ -105,7 +124,7 @@ def test_quality_rows_are_uniform_json_ready_and_carry_display_names(checked):
     assert {"section": "summary", "item": "Files decoded now", "value": 0} in rows
     assert {"section": "summary", "item": "Files reused from the last ingest", "value": 9} in rows
     assert {"section": "summary", "item": "Image size", "value": "28x28"} in rows
-    assert {"section": "train images per class", "item": "2 学", "value": 3} in rows
+    assert {"section": "train images per class", "item": "2 (学)", "value": 3} in rows
     assert {"section": "skipped", "item": "train/1/bad.bmp", "value": "cannot identify image file"} in rows
     assert {"section": "label conflict", "item": "train/1/a.bmp, train/2/c.bmp",
             "value": "2 identical files, labels 1 (博), 2 (学)"} in rows
@@ -114,3 +133,11 @@ def test_quality_rows_are_uniform_json_ready_and_carry_display_names(checked):
 def test_the_sample_quality_round_trips_through_json(tmp_path: Path):
     saved = QualityReport.from_dict(json.loads(QUALITY.save_json(tmp_path / "q.json").read_text("utf-8")))
     assert quality_rows(DataQuality(saved, 3, 13)) == quality_rows(DATA_QUALITY)
+
+
+def test_a_class_item_names_its_folder_and_a_display_name_only_when_it_differs():
+    """The digits demo's folder 0 is also named 0: one cell '0', not '0 0'."""
+    assert class_item("1", "博") == "1 (博)" and class_item("0", "0") == "0"
+    digits = QualityReport("r", (8, 8), ("0", "1"), ("0", "1"), {"train": {"0": 5, "1": 4}})
+    items = [row["item"] for row in quality_rows(DataQuality(digits, 9, 0)) if row["section"] != "summary"]
+    assert items == ["0", "1"]

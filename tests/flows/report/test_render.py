@@ -5,8 +5,11 @@ and a missing value failing loudly."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+import html
 import io
 import re
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
 import jinja2
@@ -15,6 +18,7 @@ import pytest
 from PIL import Image
 
 from flows.report.content import SECTIONS, ReportData, TrainingExamples
+from flows.report.quality import MAX_ROWS, DataQuality
 from flows.report.render import (
     ENVIRONMENT,
     cell,
@@ -28,14 +32,25 @@ from flows.report.render import (
     write_report,
 )
 from flows.report.table import Table
-from tests.flows.report_samples import HISTORY, NAMES, digits_images, sample_report
+from mlp.data.quality import DuplicateGroup
+from tests.flows.report_samples import (
+    HISTORY,
+    NAMES,
+    QUALITY,
+    digits_images,
+    sample_promotion,
+    sample_report,
+)
+
+WRITTEN = datetime(2026, 12, 3, 10, 47, tzinfo=timezone(timedelta(hours=1), "CET"))
 
 TABLE = Table(("name", "value"), [("博", 0.123456), ("n", 12), ("none", float("nan")), ("a|b <c>", True)])
 
 
 class _Blocks(HTMLParser):
     """An HTML page's blocks in order, as the Markdown parser below reads report.md: ("h2", text),
-    ("p", text), ("img", alt, src), ("table", headers, rows); and every tag with its attributes."""
+    ("p", text), ("img", alt, src), ("table", headers, rows), ("facts", [(what, text)]), ("nav", [(text,
+    href)]), ("details", summary); and every tag with its attributes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,22 +58,27 @@ class _Blocks(HTMLParser):
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self._text: str | None = None
         self._table: tuple[list[str], list[list[str]]] | None = None
+        self._list: list | None = None
+        self._href: str | None = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.tags.append((tag, attrs))
-        if tag in ("h1", "h2", "h3", "p", "th", "td"):
+        if tag in ("h1", "h2", "h3", "p", "th", "td", "dt", "dd", "summary", "a"):
             self._text = ""
+            self._href = attrs.get("href")
         elif tag == "img":
             self.blocks.append(("img", attrs["alt"], attrs["src"]))
         elif tag == "table":
             self._table = ([], [])
         elif tag == "tr" and self._table is not None and self._table[0]:
             self._table[1].append([])
+        elif tag in ("dl", "nav"):
+            self._list = []
 
     def handle_endtag(self, tag):
-        if tag in ("h1", "h2", "h3", "p"):
-            self.blocks.append((tag, self._text))
+        if tag in ("h1", "h2", "h3", "p", "summary"):
+            self.blocks.append(("details" if tag == "summary" else tag, self._text))
         elif tag == "th":
             self._table[0].append(self._text)
         elif tag == "td":
@@ -66,7 +86,16 @@ class _Blocks(HTMLParser):
         elif tag == "table":
             self.blocks.append(("table", *self._table))
             self._table = None
-        if tag in ("h1", "h2", "h3", "p", "th", "td"):
+        elif tag == "dt":
+            self._list.append([self._text])
+        elif tag == "dd":
+            self._list[-1].append(self._text)
+        elif tag == "a":
+            self._list.append((self._text, self._href))
+        elif tag in ("dl", "nav"):
+            self.blocks.append(("facts" if tag == "dl" else "nav", [tuple(item) for item in self._list]))
+            self._list = None
+        if tag in ("h1", "h2", "h3", "p", "th", "td", "dt", "dd", "summary", "a"):
             self._text = None
 
     def handle_data(self, data):
@@ -102,7 +131,16 @@ def markdown_blocks(md: str) -> list[tuple]:
             lines = chunk.split("\n")
             assert set(lines[1].split()) == {"|", "---"}
             blocks.append(("table", cells(lines[0]), [cells(line) for line in lines[2:]]))
-        else:
+        elif chunk.startswith("- **"):
+            items = [re.fullmatch(r"- \*\*(.*?):\*\* (.*)", line).groups() for line in chunk.split("\n")]
+            blocks.append(("facts", [(unescape(what), unescape(text)) for what, text in items]))
+        elif chunk.startswith("Contents: "):
+            links = re.findall(r"\[(.*?)\]\((#[^)]*)\)", chunk)
+            blocks.append(("nav", [(unescape(text), href) for text, href in links]))
+        elif chunk.startswith("<details><summary>"):
+            summary = re.fullmatch(r"<details><summary>(.*)</summary>", chunk).group(1)
+            blocks.append(("details", html.unescape(summary)))
+        elif chunk != "</details>":
             assert "\n" not in chunk, chunk
             blocks.append(("p", unescape(chunk)))
     return blocks
@@ -184,14 +222,19 @@ def test_a_missing_value_raises_instead_of_rendering_nothing(data):
 
 
 # -------------------------------------------------------------------------------------------- report.md
-def test_markdown_has_every_section_in_order(data):
+def test_markdown_has_a_summary_contents_and_every_section_in_order(data):
     md = report_markdown(data, LINKS)
     assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == list(SECTIONS)
-    assert md.startswith("# Training report: sample-run\n\n## Best epoch\n\n") and md.endswith(" |\n")
+    assert md.startswith("# Training report: sample-run\n\n- **Data:** 15 images of 8x8 in 3 classes\n"
+                         "- **Duration:** 8.0 s") and md.endswith(" |\n")
+    assert "\n- **Validation accuracy:** 90.00% (1 of 10 images wrong)\n" in md
+    assert "\n- **Promotion:** no decision was made\n\nContents: [Best epoch](#best-epoch) · " in md
+    assert "· [Per-class accuracy](#per-class-accuracy) · [Misclassified validation images]" in md
     assert "\n\n\n" not in md
-    assert ("Best epoch 2 of 3: validation accuracy 90.00% on 10 images (loss 0.6000); training accuracy "
-            "80.00% (loss 0.5000).\n") in md
+    assert ("Best epoch 2 of 3 (lowest validation loss): validation accuracy 90.00% on 10 images (loss "
+            "0.6000); training accuracy 80.00% (loss 0.5000).\n") in md
     assert "Losses are" not in md and "Predicting each image" not in md
+    assert "## Promotion\n\nNo promotion decision was made for this run.\n" in md
 
 
 def test_markdown_tables_and_figures(data):
@@ -200,8 +243,13 @@ def test_markdown_tables_and_figures(data):
         assert f"(figures/{name}.png)" in md
     assert "| 0 | 1 | 博 | 6 | 5 | 83.33% |" in md and "| 2 | 3 | 笃 | 0 | 0 | n/a |" in md
     assert "| true \\\\ predicted | 博 | 学 | 笃 |\n| --- | --- | --- | --- |\n| 博 | 5 | 1 | 0 |" in md
-    assert "| hidden | \\[500\\] |" in md and "| data.dir | data/demo |" in md
+    assert ("| network | best epoch | validation accuracy | validation loss | training accuracy | training "
+            "loss |") in md
+    assert "| 1 | 2 of 3 | 90.00% | 0.6000 | 80.00% | 0.5000 |" in md  # formatted, not raw fractions
+    assert "| data | data\\_dir | data/demo |" in md and "|  | weight\\_decay | 0.01 (adamw's own) |" in md
+    assert "momentum" not in md and "step\\_size" not in md  # AdamW on a cosine schedule
     assert "| train | 6 | 75.00% |" in md and "| total | 8 | 100% |" in md
+    assert "The report's time is counted up to the writing of these files" in md
     assert "| numpy | 2.4.6 |" in md
     assert "1 misclassified; the first 1 are shown." in md
 
@@ -212,14 +260,45 @@ def test_markdown_data_quality_section(data):
     assert "| Images | 15 |" in section and "| Image size | 8x8 |" in section
     assert "| Files decoded now | 3 |" in section and "| Files reused from the last ingest | 13 |" in section
     assert "| Unlabelled images in test | 2 |" in section and "| Label conflicts | 0 |" in section
-    assert "### Images per class\n\n| folder | name | train |\n| --- | --- | --- |\n| 1 | 博 | 6 |" in section
+    assert ("### Images per class\n\nUsable images of each class folder (train/ folder).\n\n"
+            "| folder | name | train/ folder |\n| --- | --- | --- |\n| 1 | 博 | 6 |") in section
     assert ("### Skipped files\n\n| files | detail |\n| --- | --- |\n"
             "| train/3/bad.bmp | cannot identify image file |") in section
     assert "| train/2/big.bmp | 10x8, expected 8x8 |" in section
     assert "| train/1/4.bmp, train/1/9.bmp | 2 identical files, labels 1 (博) |" in section
     assert "### Label conflicts\n\nNone.\n" in section
-    assert "not shown" not in section
+    assert "not shown" not in section and "<details>" not in section  # short lists stay open
     assert "No data-quality report was given." in report_markdown(sample_report(quality=None), LINKS)
+    split = report_markdown(sample_report(split_counts={"training split": [5, 3, 2], "validation split":
+                                                        [1, 1, 1]}), LINKS)
+    assert ("| folder | name | train/ folder | training split | validation split |\n| --- | --- | --- | --- "
+            "| --- |\n| 1 | 博 | 6 | 5 | 1 |") in split
+
+
+def test_long_lists_are_folded_into_details_in_both_targets():
+    """hanzi12 has 50 duplicate groups: folded, so the report is not 1,500 px of file names; the
+    configuration (17 settings here) likewise; short tables stay open."""
+    groups = tuple(DuplicateGroup(f"h{i}", (f"a{i}.bmp", f"b{i}.bmp"), ("1", "1")) for i in range(20))
+    quality = DataQuality(dataclasses.replace(QUALITY, duplicates=groups), 3, 13)
+    data = sample_report(quality=quality)
+    md = report_markdown(data, LINKS)
+    assert ("### Duplicate groups\n\n<details><summary>20 duplicate groups</summary>\n\n| files | detail |\n"
+            "| --- | --- |\n| a0.bmp, b0.bmp |") in md
+    assert ("| a19.bmp, b19.bmp | 2 identical files, labels 1 (博) |\n\n</details>\n\n"
+            "### Label conflicts") in md
+    assert "## Configuration\n\n" in md and "<details><summary>17 settings</summary>" in md
+    page = html_blocks(report_html(data, PNGS))
+    details = [text for kind, text, *_ in page.blocks if kind == "details"]
+    assert details == ["20 duplicate groups", "17 settings"]
+    tags = [tag for tag, _ in page.tags]
+    assert tags.count("details") == 2 and tags.count("summary") == 2
+    assert "<details>" not in report_markdown(sample_report(config={"lr": 0.1}), LINKS)
+    many = tuple(DuplicateGroup(f"h{i}", (f"a{i}.bmp", f"b{i}.bmp"), ("1", "1"))
+                 for i in range(MAX_ROWS + 28))
+    quality = DataQuality(dataclasses.replace(QUALITY, duplicates=many), 3, 13)
+    md = report_markdown(sample_report(quality=quality), LINKS)
+    assert f"<details><summary>{MAX_ROWS + 28} duplicate groups, the first {MAX_ROWS} listed</summary>" in md
+    assert "</details>\n\n… and 28 more, not shown (the data-quality artifact lists them all).\n" in md
 
 
 def test_an_ensemble_reports_each_network_and_their_joint_accuracy():
@@ -227,9 +306,10 @@ def test_an_ensemble_reports_each_network_and_their_joint_accuracy():
     data = sample_report(history=history, best_epochs={"1-raw": 2, "2-framed": 3})
     md = report_markdown(data, LINKS)
     assert ("An ensemble of 2 networks, each trained on its own view of the images and kept at its best "
-            "epoch; their mean probabilities classify 90.00% of the 10 validation images correctly. Each "
-            "network alone, at its best epoch, each image as drawn:\n") in md
-    assert "| 1-raw | 2 | 0.5 | 0.8 | 0.6 | 0.9 |" in md and "| 2-framed | 3 | 0.3 | 0.9 | 0.7 | 0.8 |" in md
+            "epoch (lowest validation loss); their mean probabilities classify 90.00% of the 10 validation "
+            "images correctly. Each network alone, at its best epoch, each image as drawn:\n") in md
+    assert "| 1-raw | 2 of 3 | 90.00% | 0.6000 | 80.00% | 0.5000 |" in md
+    assert "| 2-framed | 3 of 3 | 80.00% | 0.7000 | 90.00% | 0.3000 |" in md
     shifted = sample_report(history=history, best_epochs={"1-raw": 2, "2-framed": 3}, test_time="shifts",
                             loss_name="cross-entropy with label smoothing 0.1")
     md = report_markdown(shifted, LINKS)
@@ -244,10 +324,10 @@ def test_one_network_with_test_time_shifts_reports_both_accuracies():
                          misclassified_true=np.array([], int), misclassified_pred=np.array([], int),
                          loss_name="cross-entropy")
     md = report_markdown(data, LINKS)
-    assert ("Best epoch 2 of 3: validation accuracy 90.00% on 10 images (loss 0.6000); training accuracy "
-            "80.00% (loss 0.5000). Predicting each image as drawn and shifted by one pixel up, down, left "
-            "and right, and averaging, the model classifies 100.00% correctly. Losses are "
-            "cross-entropy.\n") in md
+    assert ("Best epoch 2 of 3 (lowest validation loss): validation accuracy 90.00% on 10 images (loss "
+            "0.6000); training accuracy 80.00% (loss 0.5000). Predicting each image as drawn and shifted by "
+            "one pixel up, down, left and right, and averaging, the model classifies 100.00% correctly. "
+            "Losses are cross-entropy.\n") in md
     assert "None: every validation image was classified correctly." in md and "misclassified.png" not in md
 
 
@@ -271,6 +351,37 @@ def test_html_parses_with_every_section_in_order(written):
     blocks = html_blocks(page).blocks
     assert [text for kind, text, *_ in blocks if kind == "h2"] == list(SECTIONS)
     assert blocks[0] == ("h1", "Training report: sample-run")
+    assert blocks[1][0] == "facts" and [what for what, _ in blocks[1][1]] == [
+        "Data", "Duration", "Validation accuracy", "Promotion"]
+
+
+def test_the_html_table_of_contents_links_every_sections_anchor(written):
+    page = html_blocks(written[1].html.read_text(encoding="utf-8"))
+    [nav] = [block for block in page.blocks if block[0] == "nav"]
+    ids = [attrs["id"] for tag, attrs in page.tags if tag == "h2"]
+    assert [text for text, _ in nav[1]] == list(SECTIONS)
+    assert [href for _, href in nav[1]] == [f"#{anchor}" for anchor in ids]
+    assert ids[:2] == ["best-epoch", "promotion"] and "per-class-accuracy" in ids
+    assert len(set(ids)) == len(SECTIONS)
+
+
+def test_the_promotion_section_in_both_targets():
+    data = sample_report(promotion=sample_promotion(), written=WRITTEN)
+    md = report_markdown(data, LINKS)
+    sentence = ("Champion old-run kept, challenger sample-run not promoted: compared on 10 images, fewer "
+                "than the 200 required.")
+    assert f"- **Promotion:** {sentence}\n" in md
+    assert "- **Date:** 2026-12-03 10:47 CET (report written)" in md
+    section = md[md.index("## Promotion"):md.index("## Learning curves")]
+    assert section == (
+        f"## Promotion\n\n{sentence}\n\n"
+        "| model | run | validation accuracy | validation loss |\n| --- | --- | --- | --- |\n"
+        "| challenger (this run) | sample-run | 90.00% | 0.3123 |\n"
+        "| champion before | old-run | 80.00% | 0.5000 |"
+        "\n\nScored on 10 of this run's validation images, each model through its own saved normaliser; 2 "
+        "left out because the champion was trained on them.\n\n")
+    embedded = report_markdown(data, {name: data_uri(png) for name, png in PNGS.items()})
+    assert markdown_blocks(embedded) == html_blocks(report_html(data, PNGS)).blocks
 
 
 def test_markdown_and_html_say_the_same_things():
@@ -293,7 +404,7 @@ def test_html_is_self_contained(written):
         with Image.open(io.BytesIO(base64.b64decode(attrs["src"].split(",", 1)[1]))) as image:
             assert image.format == "PNG" and image.size[0] >= 100
     links = [v for _, attrs in page.tags for k, v in attrs.items() if k in ("href", "src") and v]
-    assert all(v.startswith("data:") for v in links)
+    assert all(v.startswith(("data:", "#")) for v in links)  # embedded figures, the contents' anchors
     assert not [tag for tag, _ in page.tags if tag in ("link", "script", "iframe")]
     assert [tag for tag, _ in page.tags].count("style") == 1
 
