@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ VERSION = 3
 # 1: the checksum covers the arrays only; 2: the arrays and the JSON metadata; 3: with ensemble members
 _READABLE_VERSIONS = (1, 2, 3)
 _META = "__meta__"
+_ZIP_MAGIC = b"PK\x03\x04"
 _KEYS = ("model_config", "model_rng", "epoch", "metrics", "train_config", "optimizer", "rng_state", "history",
          "metadata", "checksum")
 
@@ -107,15 +109,53 @@ def save_checkpoint(path: str | Path, model: MLP, *, metadata: dict | None = Non
     return save_npz(path, out)
 
 
-def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The JSON metadata and the arrays of a checkpoint file, checksum verified."""
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the .npz at `path`, pickle refused. Raises ValueError, one line naming the file (or
+    PermissionError, FileNotFoundError), for anything else: not a zip archive (a text file, a lone .npy), a
+    truncated or corrupt archive, object arrays. NumPy's own messages (one suggests loading "unsafely" with
+    allow_pickle) are never passed on."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        with open(path, "rb") as handle:
+            head = handle.read(len(_ZIP_MAGIC))
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path} is not a readable checkpoint: {e}") from e
+    except OSError as e:
+        error = PermissionError if isinstance(e, PermissionError) else ValueError
+        raise error(f"{path} cannot be read: {e.strerror or e}") from None
+    if not zipfile.is_zipfile(path):
+        if head == _ZIP_MAGIC:
+            raise ValueError(f"{path} is a damaged checkpoint: a truncated or corrupt zip archive")
+        what = "an empty file" if not head else "not a .npz (zip) archive of arrays"
+        raise ValueError(f"{path} is not an mlpflow checkpoint: {what}")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for key in npz.files:
+                value = npz[key]  # a member that is not .npy comes back as raw bytes
+                if not isinstance(value, np.ndarray):
+                    raise ValueError(f"{path} is not an mlpflow checkpoint: entry {key!r} is not an array")
+                arrays[key] = value
+    except ValueError as e:
+        if str(e).startswith(str(path)):
+            raise
+        if "pickle" in str(e):
+            raise ValueError(f"{path} is not an mlpflow checkpoint: it holds object (pickled) arrays, which "
+                             f"mlpflow never writes and never loads") from None
+        raise ValueError(f"{path} is a damaged checkpoint: {_first_line(e)}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise ValueError(f"{path} is a damaged checkpoint: {_first_line(e)}") from None
+    return arrays
+
+
+def _first_line(e: Exception) -> str:
+    """An exception as one line, type first; NumPy's advice about allow_pickle cut off."""
+    text = (str(e).splitlines() or [""])[0].split(" If you trust")[0]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON metadata and the arrays of a checkpoint file, checksum verified."""
+    arrays = _load_arrays(path)
     if _META not in arrays:
         raise ValueError(f"{path} is not an mlpflow checkpoint: no {_META} entry")
     try:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,7 @@ def test_tampered_arrays_fail_the_checksum(tmp_path: Path):
 def test_truncated_and_foreign_files_raise_value_errors(tmp_path: Path):
     path = save_checkpoint(tmp_path / "m.npz", MLP([3, 2]))
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="damaged checkpoint: a truncated or corrupt zip archive"):
         load_checkpoint(path)
     np.savez(tmp_path / "plain.npz", a=np.zeros(2))
     with pytest.raises(ValueError, match="not an mlpflow checkpoint"):
@@ -205,3 +206,45 @@ def test_version_1_checkpoints_still_load(tmp_path: Path):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=re.escape(str(path)) + r" is corrupted: its arrays do not match"):
         load_checkpoint(path)
+
+
+def _bad_checkpoints(tmp_path: Path) -> list[tuple[Path, str]]:
+    """Files named .npz that are no checkpoint, each with the words its error must hold."""
+    good = save_checkpoint(tmp_path / "good.npz", MLP([3, 2])).read_bytes()
+    text = tmp_path / "text.npz"
+    text.write_text("epoch,loss\n1,0.5\n")
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    lone = tmp_path / "lone.npz"
+    with lone.open("wb") as handle:
+        np.save(handle, np.zeros(3))  # a .npy under a .npz name: NumPy would return one array
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good[: len(good) // 2])
+    flipped = bytearray(good)
+    flipped[300:340] = bytes(40)  # inside the first member's data: a CRC mismatch
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(bytes(flipped))
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, a=np.array([{"x": 1}, None], dtype=object))
+    foreign = tmp_path / "foreign.npz"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    return [
+        (text, "is not an mlpflow checkpoint: not a .npz (zip) archive"),
+        (empty, "is not an mlpflow checkpoint: an empty file"),
+        (lone, "is not an mlpflow checkpoint: not a .npz (zip) archive"),
+        (truncated, "is a damaged checkpoint: a truncated or corrupt zip archive"),
+        (corrupt, "is a damaged checkpoint: BadZipFile: Bad CRC-32"),
+        (objects, "is not an mlpflow checkpoint: it holds object (pickled) arrays"),
+        (foreign, "is not an mlpflow checkpoint: entry 'notes.txt' is not an array"),
+    ]
+
+
+def test_files_that_are_no_checkpoint_raise_one_line_naming_them_never_numpys_pickle_advice(tmp_path: Path):
+    for path, words in _bad_checkpoints(tmp_path):
+        with pytest.raises(ValueError) as caught:
+            load_checkpoint(path)
+        message = str(caught.value)
+        assert message.startswith(str(path)) and words in message, message
+        assert "\n" not in message and "allow_pickle" not in message and "unsafe" not in message, message
+        assert caught.value.__cause__ is None  # NumPy's exception is not chained into the traceback either

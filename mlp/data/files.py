@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -285,6 +287,16 @@ def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load every array of a ``.npz`` file written by ``save_arrays`` (pickle refused)."""
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+    """Load every array of a ``.npz`` file written by ``save_arrays`` (pickle refused). Raises ValueError, one
+    line naming the file, for a file that is not a ``.npz`` of plain arrays or is damaged."""
+    if Path(path).is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a .npz of arrays (not a zip archive), or it is truncated")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as exc:  # NumPy's message for object arrays says to load "unsafely": never passed on
+        if "pickle" in str(exc):
+            raise ValueError(f"{path} holds object (pickled) arrays, which mlpflow never writes") from None
+        raise ValueError(f"{path} is damaged: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+    except (EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ValueError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None

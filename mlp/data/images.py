@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,7 +80,8 @@ def decode_bytes(data: bytes, resize: Shape | None = None) -> tuple[np.ndarray, 
 
 def read_file(path: str | os.PathLike, resize: Shape | None = None) -> Decoded:
     """Read, hash and decode one file; a decoding failure is returned as ``Decoded.error``, not raised
-    (an OS error reading the file, e.g. permission denied, is reported the same way)."""
+    (an OS error reading the file, e.g. permission denied, is reported the same way, and so is an image
+    Pillow takes for a decompression bomb: its warning is caught, never printed)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -86,9 +89,21 @@ def read_file(path: str | os.PathLike, resize: Shape | None = None) -> Decoded:
         return Decoded(None, "", None, f"cannot read file: {exc.strerror or exc}")
     digest = hashlib.sha256(data).hexdigest()
     try:
-        pixels, source = decode_bytes(data, resize)
+        with warnings.catch_warnings():  # one file's bomb warning becomes its reason, never a printed warning
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            pixels, source = decode_bytes(data, resize)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        return Decoded(None, digest, None, _bomb_reason(exc))
     except UnidentifiedImageError:  # its message names Pillow's in-memory buffer, not the file
         return Decoded(None, digest, None, "not a readable image: Pillow does not recognise its format")
     except DECODE_ERRORS as exc:
         return Decoded(None, digest, None, f"not a readable image: {type(exc).__name__}: {exc}")
     return Decoded(pixels, digest, source)
+
+
+def _bomb_reason(exc: Exception) -> str:
+    """The reason for an image Pillow refuses as a possible decompression bomb (more pixels than
+    ``Image.MAX_IMAGE_PIXELS``, 89,478,485 by default)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1))} pixels" if found else "more pixels than Pillow's limit"
+    return f"image too large: {size} (decompression bomb guard)"
