@@ -7,14 +7,22 @@
     mlpflow sine    [--iterations N ...]    python flows/sine_fit.py        fit sin(2πx)
     mlpflow runs    [--output-dir DIR]      python flows/runs.py            the history of runs
 
-Each command parses and checks its flags first (a bad one ends with a one-line error, exit status 2), and
-only then imports Prefect and the flow it runs, so that ``--help`` answers at once. The environment the flows
-run in (`flows.environment.apply`) is set before anything else loads.
+Each command parses and checks its flags first (a bad one ends with a one-line error, exit status 2), then
+what would fail the run at once (`flows.environment.preflight`: the output folder, `latest`, the class
+folders, free disk space; also exit status 2), and only then imports Prefect and the flow it runs, so that
+``--help`` answers at once. The environment the flows run in (`flows.environment.apply`) is set before
+anything else loads.
+
+An expected failure inside a flow (`flows.errors.expected`: an empty class folder, a damaged checkpoint, a
+full disk, ...) ends the command with one line naming the cause and the remedy, exit status 1; Prefect's
+console output leaves its traceback out, and the run's log in Prefect keeps it. ``--debug`` (any command; or
+MLPFLOW_DEBUG=1) shows the tracebacks. Any other exception is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 import time
@@ -22,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from flows import environment
+from flows import environment, errors
 from flows.store import layout
 
 STARTED = time.perf_counter()  # when the command line was loaded: the start of the "imports" time
@@ -34,6 +42,28 @@ def fail(prog: str, message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+DEBUG = False  # --debug: tracebacks of expected failures on the console too (set by run_command)
+
+
+def _prefect_console() -> None:
+    """Prefect is loaded (its logging configured): keep tracebacks of expected failures off its console
+    output, unless --debug."""
+    errors.quiet_console(not DEBUG)
+
+
+def _preflight(prog: str, params: Any, networks: int) -> None:
+    """End the command in one line (exit status 2) if its output folder, data or disk would fail the run."""
+    from flows.pipeline.sources import resolve_data
+
+    try:
+        source = resolve_data(params.data_dir)
+    except OSError as error:
+        fail(prog, str(error))
+    problem = environment.preflight(params.output_dir, source.root, params.hidden, networks)
+    if problem:
+        fail(prog, problem)
+
+
 def run(argv: Sequence[str], prog: str) -> Any:
     """Train on folders of BMP images (the main job); print the time taken, then the validation accuracy
     and where report.html is."""
@@ -43,11 +73,13 @@ def run(argv: Sequence[str], prog: str) -> Any:
     from flows.pipeline import demo_data
     from flows.pipeline.sources import resolve_data
 
-    if resolve_data(params.data_dir).kind == "demo" and not demo_data.available():
+    if params.data_dir is None and resolve_data(None).kind == "demo" and not demo_data.available():
         fail(prog, demo_data.NEEDS_SKLEARN)
+    _preflight(prog, params, networks=len(params.members))
     from flows.jobs.full_pipeline import full_pipeline
     from flows.pipeline.training import describe_epochs
 
+    _prefect_console()
     called = time.perf_counter()
     result = full_pipeline(params)
     ended = time.perf_counter()
@@ -92,27 +124,40 @@ def predict(argv: Sequence[str], prog: str) -> Any:
     try:
         checkpoint = resolve_model(args.model)
     except (FileNotFoundError, ValueError) as error:
-        parser.error(f"--model: {error}")
+        fail(prog, f"--model: {error}")
     if not args.images.exists():
-        parser.error(f"--images: {args.images} does not exist")
+        fail(prog, f"--images: {args.images} does not exist")
+    if args.images.is_dir() and not _has_images(args.images):
+        fail(prog, f"--images: no .bmp image in {args.images} (read recursively); give an image, a "
+             "folder of images or class folders <label>/*.bmp")
     if args.out.is_dir():
-        parser.error(f"--out: {args.out} is a folder; give a file name such as predictions.csv")
-    from flows.jobs.predict import folder_list, misfit
+        fail(prog, f"--out: {args.out} is a folder; give a file name such as predictions.csv")
+    from flows.jobs.predict import folder_list, image_sizes, misfit
     from flows.jobs.predict import predict as predict_flow
 
+    if args.images.is_file() and not image_sizes(args.images):
+        fail(prog, f"--images: {args.images} is not a readable image; give an image, a folder of images or "
+             "class folders <label>/*.bmp")
     try:
         problem = misfit(checkpoint, args.images)  # no image of the model's size: say so before the flow
     except ValueError as error:  # not a checkpoint of the image pipeline, or a damaged one
-        parser.error(f"--model: {error}")
+        fail(prog, f"--model: {error}")
     if problem:
-        parser.error(f"--images: {problem}")
+        fail(prog, f"--images: {problem}")
 
+    _prefect_console()
     summary = predict_flow(model=args.model, images=args.images, out=args.out)
     scored = "" if summary.accuracy is None else f"; accuracy {summary.accuracy:.2%}"
     left_out = f"; {len(summary.problems)} files left out (listed above)" if summary.problems else ""
     unlabelled = f"; unlabelled, not a class: {folder_list(summary)}" if summary.unlabelled else ""
     print(f"{summary.n_images} predictions written to {summary.csv}{scored}{unlabelled}{left_out}")
     return summary
+
+
+def _has_images(folder: Path) -> bool:
+    """Whether `folder` holds a .bmp file at any depth (what prediction reads)."""
+    return any(name.lower().endswith(environment.IMAGE_SUFFIXES)
+               for _, _, names in os.walk(folder) for name in names)
 
 
 def sweep(argv: Sequence[str], prog: str) -> Any:
@@ -140,12 +185,14 @@ def sweep(argv: Sequence[str], prog: str) -> Any:
     args, rest = only_configs.parse_known_args(argv)
     names = [n.strip() for n in args.configs.split(",")]
     try:
-        configurations(PipelineParams(), names)
+        chosen_configs = configurations(PipelineParams(), names)
     except ValueError as error:
         parser.error(f"--configs: {error}")
     params = parse_args(rest, prog=f"{prog} [--configs NAMES]")
+    _preflight(prog, params, networks=len(params.members) * max(1, len(chosen_configs)))
     from flows.jobs.sweep import sweep as sweep_flow
 
+    _prefect_console()
     result = sweep_flow(params, names)
     best = result.rows[0]
     print(f"Best: {best['config']} ({best['changes']}), validation accuracy {best['val_accuracy']:.2%}; "
@@ -215,6 +262,7 @@ def serve(argv: Sequence[str], prog: str) -> Any:
         parser.error(str(error))
     if not job.server_configured():
         parser.error(job.NO_SERVER)
+    _prefect_console()
     return job.serve_pipeline(params, cron=args.cron, timezone=args.timezone, name=args.name)
 
 
@@ -236,6 +284,7 @@ def sine(argv: Sequence[str], prog: str) -> Any:
     args = parser.parse_args(argv)
     from flows.jobs.sine_fit import FIGURE, sine_fit
 
+    _prefect_console()
     mse = sine_fit(iterations=args.iterations, lr=args.lr, seed=args.seed, output_dir=args.output_dir)
     print(f"final MSE {mse:.3e} after {args.iterations} iterations; figure {args.output_dir / FIGURE}")
     return mse
@@ -286,10 +335,23 @@ SCRIPTS = {"run": "flows/full_pipeline.py", "predict": "flows/predict.py", "swee
 
 def run_command(command: str, argv: Sequence[str] | None = None, prog: str | None = None) -> Any:
     """Run one command with its arguments (default ``sys.argv[1:]``), in mlpflow's environment; return what
-    its flow returned. `prog` names the command in usage lines (default ``python flows/<job>.py``)."""
+    its flow returned. `prog` names the command in usage lines (default ``python flows/<job>.py``).
+
+    An expected failure (`flows.errors.expected`) ends it with one line on stderr and exit status 1 (with
+    ``--debug``, an argument of every command, it is raised with its traceback); other exceptions
+    propagate."""
+    global DEBUG
     environment.apply()
-    return COMMANDS[command][1](sys.argv[1:] if argv is None else list(argv),
-                                prog or f"python {SCRIPTS[command]}")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    DEBUG = errors.take_debug(argv)
+    prog = prog or f"python {SCRIPTS[command]}"
+    try:
+        return COMMANDS[command][1](argv, prog)
+    except Exception as error:
+        if DEBUG or not errors.expected(error):
+            raise
+        print(errors.one_line(prog, error), file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
@@ -299,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> Any:
         prog="mlpflow", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="A NumPy multilayer perceptron trained in a Prefect pipeline.",
         epilog="commands:\n" + "\n".join(f"  {name:<9}{text}" for name, (text, _) in COMMANDS.items())
-        + "\n\n`mlpflow <command> --help` for a command's flags.")
+        + "\n\n`mlpflow <command> --help` for a command's flags. Every command also takes --debug: an "
+        "expected failure then shows its traceback, not only its one-line error.")
     parser.add_argument("command", choices=list(COMMANDS), metavar="command",
                         help=f"one of {', '.join(COMMANDS)}")
     if not argv or argv[0] in ("-h", "--help"):

@@ -98,3 +98,24 @@ def test_without_scikit_learn_the_demo_run_ends_with_one_line_saying_what_to_do(
     assert done.stderr.strip().splitlines() == [
         "mlpflow run: error: the built-in digits demo needs scikit-learn: pip install 'mlpflow[demo]' (or "
         "'.[demo]' in a checkout); or train on your own images with --data-dir DIR"]
+
+
+def _raising(error: Exception):
+    def command(argv, prog):
+        raise error
+    return command
+
+
+def test_an_expected_failure_ends_with_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    monkeypatch.delenv("MLPFLOW_DEBUG", raising=False)
+    monkeypatch.setitem(COMMANDS, "run", ("", _raising(FileNotFoundError("model m.npz does not exist"))))
+    with pytest.raises(SystemExit) as stop:
+        main(["run"])
+    assert stop.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "mlpflow run: error: model m.npz does not exist (--debug shows the traceback)"]
+    with pytest.raises(FileNotFoundError):  # --debug: raised, traceback and all
+        main(["run", "--debug"])
+    monkeypatch.setitem(COMMANDS, "run", ("", _raising(KeyError("a bug"))))
+    with pytest.raises(KeyError):
+        main(["run"])
