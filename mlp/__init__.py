@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "MLP": "mlp.model",
     "Checkpoint": "mlp.checkpoint",
+    "Diverged": "mlp.train",
     "EpochRecord": "mlp.history",
     "History": "mlp.history",
     "TrainConfig": "mlp.config",

@@ -26,6 +26,40 @@ Callback = Callable[[EpochRecord, History], None]
 _EVAL_CHUNK = 8192
 # Fields a resumed run may change; every other TrainConfig field must equal the interrupted run's.
 RESUMABLE_CHANGES = frozenset({"epochs", "patience", "progress", "checkpoint_dir"})
+# NumPy's floating-point warnings while training: a diverging step raises Diverged instead.
+_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
+
+
+class Diverged(ValueError, FloatingPointError):
+    """Training met a non-finite loss or gradient: where (epoch, batch of n_batches, or batch None for the
+    validation after the epoch), at which learning rate, and a tenth of it to try. `history` holds the
+    epochs that finished (set by Trainer.fit); `network` may name the network (set by callers training
+    several); `kept` says whose weights the model holds."""
+
+    def __init__(self, what: str, epoch: int, batch: int | None, n_batches: int, lr: float) -> None:
+        super().__init__(what, epoch, batch, n_batches, lr)
+        self.what, self.epoch, self.batch, self.n_batches, self.lr = what, epoch, batch, n_batches, lr
+        self.suggested_lr = lr / 10
+        self.history: History | None = None
+        self.network: str | None = None
+        self.kept = ""
+
+    def __str__(self) -> str:
+        where = (f"batch {self.batch} of {self.n_batches}" if self.batch is not None
+                 else "the validation after it")
+        return (f"{self.network + ': ' if self.network else ''}training diverged at epoch {self.epoch}, "
+                f"{where}, learning rate {self.lr:.3g}: {self.what}; try a lower learning rate, e.g. "
+                f"{self.suggested_lr:.3g} (a tenth); the checkpoints of the finished epochs are kept"
+                + (f"; the model holds the weights of {self.kept}" if self.kept else ""))
+
+    def __reduce__(self):  # pickles with its fields (Prefect may copy a task's exception)
+        return _rebuild_diverged, (self.args, self.__dict__)
+
+
+def _rebuild_diverged(args: tuple, state: dict) -> Diverged:
+    error = Diverged(*args)
+    error.__dict__.update(state)
+    return error
 
 
 def check_data(model: MLP, loss: MSE | CrossEntropy, X: np.ndarray, y: np.ndarray,
@@ -120,9 +154,11 @@ class Trainer:
         `patience` watches) and no best.npz is written. With `checkpoint_dir`, last.npz is written after
         every epoch; both files carry `metadata` (JSON-able). `resume=True` continues from
         checkpoint_dir/last.npz when it exists (else starts afresh); it refuses another model, other data or
-        another configuration. A non-finite training or validation loss raises FloatingPointError naming the
-        epoch, leaving the checkpoint files as they were and the model with the weights it would have ended
-        with (the best so far, or the last finished epoch's without validation).
+        another configuration. A non-finite training loss, gradient or validation loss raises `Diverged` (a
+        ValueError and FloatingPointError) naming the epoch, batch and learning rate, with a tenth of it to
+        try and the finished epochs' History on it; NumPy's overflow warnings are silenced meanwhile. The
+        checkpoint files stay as the finished epochs wrote them and the model holds the weights it would
+        have ended with (the best so far, or the last finished epoch's without validation).
 
         `augment(X, rng)`, when given, makes each epoch's inputs from the training rows afresh (e.g. random
         distortions of raw pixels, then normalisation), with a generator seeded from (seed, epoch), one
@@ -176,11 +212,12 @@ class Trainer:
                                    cfg.step_size, cfg.gamma, cfg.min_lr)
                 train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, inputs(epoch), y,
                                                           batch_size, lr, rng, epoch)
-                val_loss, val_acc = (None, None) if X_val is None else _loss_and_accuracy(
-                    model, loss_fn, X_val, y_val)
+                with np.errstate(**_QUIET):
+                    val_loss, val_acc = (None, None) if X_val is None else _loss_and_accuracy(
+                        model, loss_fn, X_val, y_val)
                 if val_loss is not None and not math.isfinite(val_loss):
-                    raise FloatingPointError(f"non-finite validation loss {val_loss} at epoch {epoch}; "
-                                             "checkpoints are left as they were")
+                    raise Diverged(f"non-finite validation loss {val_loss}", epoch, None, -(-n // batch_size),
+                                   lr)
                 record = EpochRecord(epoch, train_loss, train_acc, val_loss, val_acc, lr,
                                      time.perf_counter() - started)
                 if history.append(record) or not select:
@@ -194,17 +231,19 @@ class Trainer:
                     bar.update()
                 for callback in self.callbacks:
                     callback(record, history)
-        except FloatingPointError as exc:
+        except Diverged as exc:
             _copy_weights(model, kept_params, kept_buffers, into_model=True)
-            kept = (f"epoch {history.best_epoch if select else history.records[-1].epoch}" if history.records
-                    else "the start of this fit")
-            raise FloatingPointError(f"{exc}; the model holds the weights of {kept}") from exc
+            exc.history = history
+            exc.kept = (f"epoch {history.best_epoch if select else history.records[-1].epoch}"
+                        if history.records else "the start of this fit")
+            raise
         finally:
             inputs.close()
             bar.close()
         _copy_weights(model, kept_params, kept_buffers, into_model=True)
         return history
 
+    @np.errstate(**_QUIET)  # a diverging step raises Diverged instead of NumPy's warnings
     def _train_epoch(self, model: MLP, loss_fn: MSE | CrossEntropy, optimizer: Optimizer, X: np.ndarray,
                      y: np.ndarray, batch_size: int, lr: float, rng: np.random.Generator,
                      epoch: int) -> tuple[float, float | None]:
@@ -233,9 +272,12 @@ class Trainer:
                 out = model.forward(xb, train=True)
                 value, grad = loss_fn.value_and_grad(out, yb)
                 if not math.isfinite(value):
-                    raise FloatingPointError(f"non-finite training loss {value} at epoch {epoch}, batch "
-                                             f"{b + 1} of {n_batches}; checkpoints are left as they were")
+                    raise Diverged(f"non-finite training loss {value}", epoch, b + 1, n_batches, lr)
                 model.backward(grad, need_input_grad=False)
+                # The squared norm, one BLAS dot (~1% of a step): NaN and inf propagate, and a norm beyond
+                # 1e19 (float32) overflows it too. Checked before the step: the weights stay finite.
+                if not math.isfinite(float(np.dot(grads, grads))):
+                    raise Diverged("non-finite gradient norm", epoch, b + 1, n_batches, lr)
                 if clip is not None:
                     clip_grad_norm(grads, clip)
                 optimizer.step(params, grads, lr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from mlp.epoch_inputs import epoch_rng
 from mlp.losses import CrossEntropy, get_loss
 from mlp.model import MLP
 from mlp.optim import Adam, learning_rate
-from mlp.train import Trainer, check_data, evaluate
+from mlp.train import Diverged, Trainer, check_data, evaluate
 
 
 def _blobs(n: int = 240, n_features: int = 6, n_classes: int = 3, seed: int = 0):
@@ -102,7 +104,8 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_checkpoints(tmp_path: Pa
             model.flat_params[0] = np.nan
 
     model = MLP([6, 16, 3])
-    with pytest.raises(FloatingPointError, match=r"non-finite training loss nan at epoch 3, batch 1 of 12"):
+    with pytest.raises(Diverged, match=r"epoch 3, batch 1 of 12, learning rate 0.01: non-finite training "
+                                       r"loss nan"):
         Trainer(_config(checkpoint_dir=tmp_path), callbacks=[poison]).fit(model, X[:180], y[:180],
                                                                            X[180:], y[180:])
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved
@@ -119,11 +122,47 @@ def test_a_non_finite_validation_loss_stops_training_with_the_best_weights(tmp_p
         if record.epoch == 2:
             model.flat_params[:] = 1e30  # finite weights whose outputs overflow to inf - inf = nan
 
-    with pytest.raises(FloatingPointError, match=r"non-finite .* loss .* epoch 3.*weights of epoch [12]"), \
-            np.errstate(over="ignore", invalid="ignore"):
+    with pytest.raises(Diverged, match=r"epoch 3.*non-finite .* loss .*weights of epoch [12]"):
         Trainer(_config(checkpoint_dir=tmp_path), callbacks=[blow_up]).fit(model, X[:180], y[:180],
                                                                            X[180:], y[180:])
     assert np.isfinite(model.flat_params).all() and load_checkpoint(tmp_path / "last.npz").epoch == 2
+
+
+def test_a_real_divergence_raises_diverged_quietly_and_keeps_the_finished_epochs(tmp_path: Path):
+    # Plain SGD with a huge constant step on real clusters: the loss overflows within a few epochs.
+    X, y = _blobs(n=200)
+    model = MLP([6, 32, 3], seed=0)
+    config = _config(epochs=30, batch_size=20, optimizer="sgd", lr=50.0, schedule="constant",
+                     warmup_epochs=0, checkpoint_dir=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw NumPy overflow warning
+        expected = (r"epoch 2, batch 3 of 8, learning rate 50: non-finite training loss inf; try a lower "
+                    r"learning rate, e.g. 5 \(a tenth\)")
+        with pytest.raises(Diverged, match=expected) as caught:
+            Trainer(config).fit(model, X[:160], y[:160], X[160:], y[160:])
+    error = caught.value
+    assert isinstance(error, ValueError) and isinstance(error, FloatingPointError)
+    assert (error.epoch, error.batch, error.n_batches, error.lr, error.suggested_lr) == (2, 3, 8, 50.0, 5.0)
+    assert [r.epoch for r in error.history.records] == [1]
+    last, best = load_checkpoint(tmp_path / "last.npz"), load_checkpoint(tmp_path / "best.npz")
+    assert last.epoch == error.epoch - 1 and best.epoch == error.history.best_epoch
+    assert np.isfinite(last.model.flat_params).all() and np.isfinite(best.model.flat_params).all()
+    np.testing.assert_array_equal(model.flat_params, best.model.flat_params)
+    assert pickle.loads(pickle.dumps(error)).__dict__.keys() == error.__dict__.keys()
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)
+
+
+def test_a_non_finite_gradient_stops_before_the_step(tmp_path: Path):
+    X, y = _blobs()
+    model = MLP([6, 16, 3], seed=0)
+
+    def poison(record, history):
+        if record.epoch == 1:
+            model.layers[0].params["W"][:] = 3e38  # finite weights, overflowing activations and gradients
+
+    with pytest.raises(Diverged, match=r"epoch 2, batch 1 of 12.*non-finite") as caught:
+        Trainer(_config(checkpoint_dir=tmp_path), callbacks=[poison]).fit(model, X[:180], y[:180])
+    assert caught.value.kept == "epoch 1" and [r.epoch for r in caught.value.history.records] == [1]
 
 
 def test_without_validation_the_last_weights_are_kept_and_no_best_is_written(tmp_path: Path):

@@ -7,7 +7,9 @@ retention (`flows.store.retention`: old runs and versions go) and the run's row 
 Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`); ``<output-dir>/latest``
 points at the newest complete run; each data folder has its own champion,
 ``<output-dir>/models/<key>/champion`` (see `flows.store.champion`). A failed run gets its row too
-(``<output-dir>/history/runs.parquet``, listed in ``<output-dir>/index.html``), then fails.
+(``<output-dir>/history/runs.parquet``, listed in ``<output-dir>/index.html``), then fails. A run whose
+training diverged (`mlp.train.Diverged`) is evaluated and reported from the epochs that finished, the
+divergence named in the report, never promoted nor made `latest`, then fails the same way.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from flows.pipeline.preparation import (
 )
 from flows.pipeline.promotion import mark_latest, promote
 from flows.pipeline.reporting import write_run_report
-from flows.pipeline.training import train_model
+from flows.pipeline.training import describe_divergence, train_model
 from flows.store.layout import RunLayout, make_run_name
+from mlp.train import Diverged
 
 DEFAULTS = PipelineParams()
 
@@ -74,6 +77,18 @@ class PipelineResult:
     entered: float
 
 
+def train_or_diverge(layout: RunLayout, params: PipelineParams, data_source: str) -> Diverged | None:
+    """Train; when a network diverged after every network finished an epoch (the ensemble of those is
+    saved), the divergence to report, else None. Any other failure, or a divergence before that, raises."""
+    try:
+        train_model(layout, params, data_source)
+    except Diverged as error:
+        if not layout.best.is_file():
+            raise
+        return error
+    return None
+
+
 @flow(name="full-pipeline", flow_run_name=flow_run_name)
 def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
     """Train an MLP on folders of BMP images and write its checkpoints, report and artifacts."""
@@ -98,9 +113,14 @@ def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
         with timer("shuffle"):
             shuffle_training_set(layout, params.shuffle, params.seed)
         with timer("train"):
-            train_model(layout, params, str(source.root))
+            diverged = train_or_diverge(layout, params, str(source.root))
         with timer("evaluate"):
             evaluation = evaluate_model(layout)
+        if diverged is not None:  # reported from the finished epochs; never promoted nor latest; it fails
+            with timer("report"):
+                divergence = describe_divergence(diverged)
+                write_run_report(layout, source, ingest, dict(timer.seconds), divergence=divergence)
+            raise diverged
         with timer("promotion"):
             promotion = promote(layout, source, params)
         with timer("report"):

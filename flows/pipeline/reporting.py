@@ -101,9 +101,11 @@ def run_settings(params: dict, source: DataSource, model: dict, n_params: int, t
 
 @task(cache_policy=NO_CACHE)
 def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummary,
-                     stage_seconds: dict[str, float], promotion: Promotion | None = None) -> Path:
+                     stage_seconds: dict[str, float], promotion: Promotion | None = None,
+                     divergence: str = "") -> Path:
     """Write figures, report.md and report.html, and publish the report and checkpoint artifacts.
-    `stage_seconds`: the stages before this one; the report's own time is added up to its writing."""
+    `stage_seconds`: the stages before this one; the report's own time is added up to its writing.
+    `divergence`: the sentence naming where training diverged, for a run that did (`describe_divergence`)."""
     started = time.perf_counter()
     evaluation = Evaluation.load(layout.metrics)
     checkpoint = load_checkpoint(layout.best)
@@ -134,6 +136,7 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
         loss_name=loss_name(checkpoint.train_config), examples=examples,
         test_time=meta.get("test_time", "none"), promotion=promotion, split_counts=split_counts,
         data_root=str(source.root), data_kind=source.kind, written=datetime.now().astimezone(),
+        divergence=divergence,
     )
     pngs = render_figures(data)
     data = dataclasses.replace(data, stage_seconds={**stage_seconds,

@@ -29,6 +29,7 @@ from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint
 from mlp.data import files
 from mlp.data.distort import Distortion, distort
 from mlp.hyper import DISTORTION, MODEL, TRAINING
+from mlp.train import Diverged
 
 
 class DistortThenNormalise:
@@ -76,6 +77,19 @@ def member_label(k: int, view: str) -> str:
     return f"{k + 1}-{view}"
 
 
+def check_classes(class_names: Sequence[str], y_train: np.ndarray, data_source: str) -> None:
+    """Refuse, in one line naming the data folder, data with fewer than two classes, or a training split
+    (labels y_train (n,)) holding fewer than two of them: a classifier needs two to tell apart."""
+    if len(class_names) < 2:
+        found = f"only {class_names[0]!r}" if class_names else "none"
+        raise ValueError(f"{data_source} has {len(class_names)} class folder(s) ({found}): training needs at "
+                         "least two classes")
+    present = np.unique(y_train)
+    if len(present) < 2:
+        raise ValueError(f"the training split of {data_source} holds images of {len(present)} of its "
+                         f"{len(class_names)} classes: training needs at least two")
+
+
 class StoppedByAnotherNetwork(RuntimeError):
     """Raised in a network's training when another network of the ensemble has failed."""
 
@@ -107,11 +121,14 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     one's checkpoints, history.csv (a row per network and epoch) and the ensemble, checkpoints/best.npz.
     `share_cores`: give each network its share of the cores' BLAS threads (`training_blas_threads`) for the
     stage; False leaves the threads as the caller set them (a sweep, training several configurations at
-    once, sets them once for all). If one network fails, the others stop at the end of their epoch."""
+    once, sets them once for all). If one network fails, the others stop at the end of their epoch; when it
+    diverged (`Diverged`, naming the network) and every network finished an epoch, the ensemble is still
+    saved from their best finished epochs before the error is raised."""
     logger = get_run_logger()
     train, val = files.load_arrays(layout.train_data), files.load_arrays(layout.val_data)
-    normalizers = read_normalizers(layout)
     meta = files.read_metadata(layout.dataset)
+    check_classes(meta["class_names"], train["y"], data_source)
+    normalizers = read_normalizers(layout)
     names, shape = (meta["class_names"], meta["display_names"]), tuple(meta["image_shape"])
     sizes = [int(train["X"].shape[1]), *params.hidden, len(meta["class_names"])]
     members = list(enumerate(params.members))
@@ -166,6 +183,10 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
             history = Trainer(config, [after_epoch]).fit(
                 model, X_train, train["y"], member.inputs(val["X"], shape), val["y"],
                 augment=augment, metadata=metadata)
+        except Diverged as error:
+            stop.set()
+            error.network = label
+            raise
         except BaseException:
             stop.set()
             raise
@@ -188,17 +209,41 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
             raise
     errors = [future.exception() for future in futures if future.exception() is not None]
     if errors:  # the failure itself, not the networks it stopped
-        raise next((e for e in errors if not isinstance(e, StoppedByAnotherNetwork)), errors[0])
+        error = next((e for e in errors if not isinstance(e, StoppedByAnotherNetwork)), errors[0])
+        if isinstance(error, Diverged) and all(label in histories for label in labels):
+            save_ensemble(layout, params, data_source, [histories[label].best_epoch for label in labels])
+            logger.error(f"{error}. The ensemble of the finished epochs: {layout.best}")
+        raise error
     if done[0] < total:  # a network stopped early (patience): the artifact still says training is over
         artifacts.finish_training_progress(progress, layout.name, _bests(histories), best_by)
-    epochs = [future.result().best_epoch for future in futures]
-    bests = [load_checkpoint(layout.member_checkpoints(label) / "best.npz") for label in labels]
-    metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], *names, shape,
-                                   params.test_time) | {"run_name": layout.name, "data_source": data_source}
-    save_checkpoint(layout.best, bests[0].model, members=[b.model for b in bests[1:]], metadata=metadata,
-                    train_config=bests[0].train_config, metrics={"best_epochs": epochs})
+    save_ensemble(layout, params, data_source, [future.result().best_epoch for future in futures])
     logger.info(f"Ensemble of {len(members)}: {layout.best}")
     return layout.best
+
+
+def save_ensemble(layout: RunLayout, params: PipelineParams, data_source: str, epochs: Sequence[int]) -> None:
+    """Write checkpoints/best.npz: every network's best.npz, at its best epoch `epochs` (one per network),
+    with the classifier's metadata."""
+    meta = files.read_metadata(layout.dataset)
+    members = list(enumerate(params.members))
+    normalizers = read_normalizers(layout)
+    bests = [load_checkpoint(layout.member_checkpoints(member_label(k, view)) / "best.npz")
+             for k, view in members]
+    metadata = classifier_metadata([(view, normalizers[view]) for _, view in members], meta["class_names"],
+                                   meta["display_names"], tuple(meta["image_shape"]), params.test_time) | {
+        "run_name": layout.name, "data_source": data_source}
+    save_checkpoint(layout.best, bests[0].model, members=[b.model for b in bests[1:]], metadata=metadata,
+                    train_config=bests[0].train_config, metrics={"best_epochs": list(epochs)})
+
+
+def describe_divergence(error: Diverged) -> str:
+    """What the report says of a run whose training diverged: which network, where, at which learning rate,
+    and the --lr to try."""
+    where = f"batch {error.batch} of {error.n_batches}" if error.batch is not None else "its validation"
+    return (f"Training diverged in network {error.network} at epoch {error.epoch}, {where}, learning rate "
+            f"{error.lr:.3g} ({error.what}). This report shows the epochs that finished before it, each "
+            f"network at its best; the run failed and is never promoted. Try a lower --lr, e.g. "
+            f"{error.suggested_lr:.3g}.")
 
 
 def _bests(histories: dict[str, History]) -> dict[str, EpochRecord]:

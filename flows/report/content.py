@@ -136,13 +136,13 @@ class PromotionSection:
 class ReportContent:
     """Every value report.md and report.html show, section by section (SECTIONS); the templates lay them out.
 
-    summary: (what, value) lines at the top: data, date, duration, accuracy, promotion. selected_by: what
-    picked each network's best epoch, in words (SELECTED_BY). accuracy is the
+    summary: (what, value) lines at the top: data, divergence if any, date, duration, accuracy, promotion.
+    selected_by: what picked each network's best epoch, in words (SELECTED_BY). accuracy is the
     classifier's on the validation set: the ensemble's mean probabilities, each image also shifted when
     test_time_shifts. lone is the one network's best epoch, None for an ensemble; best has a row per network.
     promotion is None when no decision was made; confusion is None beyond MAX_CONFUSION_CLASSES classes;
     augmentation says how the training images were augmented (None: they were not); quality is None when not
-    given. stage_note says what the stage times leave out.
+    given. stage_note says what the stage times leave out. divergence: where training diverged, if it did.
     """
 
     run_name: str
@@ -167,6 +167,7 @@ class ReportContent:
     stage_times: Table
     stage_note: str
     versions: Table
+    divergence: str = ""
 
 
 def report_content(data: ReportData) -> ReportContent:
@@ -205,6 +206,7 @@ def report_content(data: ReportData) -> ReportContent:
         stage_times=_stage_times(data.stage_seconds),
         stage_note=_stage_note(data.stage_seconds),
         versions=Table(("package", "version"), data.versions.items()),
+        divergence=data.divergence,
     )
 
 
@@ -242,6 +244,8 @@ def _summary(data: ReportData, promotion: PromotionSection | None) -> tuple[tupl
     networks = f", an ensemble of {len(data.best)} networks" if len(data.best) > 1 else ""
     shifts = ", each image also shifted by one pixel" if data.test_time == "shifts" else ""
     lines = [("Data", _data_line(data))]
+    if data.divergence:
+        lines.append(("Divergence", data.divergence))
     if data.written is not None:
         lines.append(("Date", f"{data.written:%Y-%m-%d %H:%M %Z}".strip() + " (report written)"))
     if data.stage_seconds:
@@ -249,7 +253,8 @@ def _summary(data: ReportData, promotion: PromotionSection | None) -> tuple[tupl
                                   "report, see Stage times)"))
     lines.append(("Validation accuracy", f"{percent(_accuracy(data))} ({n_wrong} of {n_val} images wrong"
                                          f"{networks}{shifts})"))
-    lines.append(("Promotion", "no decision was made" if promotion is None else promotion.sentence))
+    undecided = "never promoted: its training diverged" if data.divergence else "no decision was made"
+    lines.append(("Promotion", undecided if promotion is None else promotion.sentence))
     return tuple(lines)
 
 

@@ -76,6 +76,8 @@ class ReportData:
     any. test_time: the classifier's test-time augmentation (a name in `flows.pipeline.classifier.TEST_TIME`).
     promotion: the decision against the data folder's champion, if one was made. data_root and data_kind
     (a key of DATA_KINDS): the data folder and how it was chosen; written: when the report was written.
+    divergence: when training diverged, a sentence naming where (the run then has only the epochs that
+    finished, and no promotion); empty otherwise.
     """
 
     run_name: str
@@ -100,6 +102,7 @@ class ReportData:
     data_root: str = ""
     data_kind: str = ""
     written: datetime | None = None
+    divergence: str = ""
 
     def __post_init__(self) -> None:
         if not self.run_name:

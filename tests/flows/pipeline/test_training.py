@@ -3,6 +3,8 @@ stopping the others with its own error raised."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from prefect import flow
 
@@ -10,11 +12,15 @@ from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import (
     augment_training_set,
     fit_normalization,
+    ingest_images,
+    prepare_data,
     shuffle_training_set,
     split_data,
+    start_run,
 )
 from flows.pipeline.training import batch_size_text, member_seed, train_config, train_model
 from flows.store.history import read_history_csv
+from tests.data_trees import clean_root
 
 
 def test_train_config_follows_the_parameters(tmp_path):
@@ -63,3 +69,20 @@ def test_a_network_that_fails_stops_the_others_and_its_own_error_is_raised(run):
         training()
     raw_epochs = [row for row in read_history_csv(layout.history) if row["member"] == "1-raw"]
     assert 0 < len(raw_epochs) < params.epochs  # stopped early, its epochs so far recorded
+
+
+def test_data_of_one_class_is_refused_in_one_line_naming_the_folder(tmp_path):
+    root = tmp_path / "one-class"
+    clean_root(root, per_class=10, classes=("7",))
+    params = PipelineParams(data_dir=root, output_dir=tmp_path / "out", epochs=1, hidden=(8,))
+    source = prepare_data.fn(params.data_dir)
+    layout = start_run.fn(params, source, "20261203-080000-one-class")
+    ingest_images.fn(source, layout, params.output_dir)
+    split_data.fn(layout, 0.2, seed=0)
+    fit_normalization.fn(layout, params.normalization, params.members)
+    augment_training_set.fn(layout, params.augment)
+    shuffle_training_set.fn(layout, params.shuffle, params.seed)
+    expected = f"{root} has 1 class folder(s) (only '7'): training needs at least two classes"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        train_model.fn(layout, params, str(root))
+    assert not layout.best.exists()
