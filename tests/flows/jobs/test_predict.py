@@ -192,11 +192,14 @@ def test_the_command_names_folders_that_are_not_classes_as_unlabelled(run_dir, m
 @pytest.mark.parametrize(("args", "message"), [
     (["--model", "nowhere.npz", "--images", "."], "--model: model nowhere.npz does not exist"),
     (["--model", "{run}", "--images", "nowhere"], "--images: nowhere does not exist"),
-    (["--model", "{run}", "--images", ".", "--out", "{run}"], "is a folder; give a file name"),
+    (["--model", "{run}", "--images", "{images}", "--out", "{run}"], "is a folder; give a file name"),
 ])
-def test_bad_paths_end_the_command_with_one_line(args, message, run_dir, capsys):
+def test_bad_paths_end_the_command_with_one_line(args, message, run_dir, capsys, tmp_path):
+    images = tmp_path / "images"  # a real image, so that only the flag under test is wrong
+    images.mkdir()
+    Image.new("L", (8, 8), 255).save(images / "a.bmp")
     with pytest.raises(SystemExit) as stop:
-        run_command("predict", [a.format(run=run_dir) for a in args])
+        run_command("predict", [a.format(run=run_dir, images=images) for a in args])
     assert stop.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0]
