@@ -7,9 +7,7 @@ from prefect.logging import disable_run_logger
 
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import ingest_images, prepare_data, start_run
-from tests.data_trees import clean_root
-
-CLASSES = ("1", "2", "10")
+from tests.data_trees import STAGE_CLASSES, clean_root
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +20,7 @@ def _no_run_logger():
 def run(tmp_path):
     """A data root of 10 images in each of 3 classes, its run folder, and the ingested data set."""
     root = tmp_path / "data"
-    clean_root(root, per_class=10, classes=CLASSES)
+    clean_root(root, per_class=10, classes=STAGE_CLASSES)
     params = PipelineParams(data_dir=root, output_dir=tmp_path / "out")
     source = prepare_data.fn(params.data_dir)
     layout = start_run.fn(params, source, "20261127-104512-data")

@@ -25,8 +25,7 @@ from flows.pipeline.preparation import (
 from flows.store.runs import read_record
 from mlp.data import files
 from mlp.data.views import frame
-from tests.data_trees import SHAPE, clean_root, glyph, save_1bit
-from tests.flows.pipeline.conftest import CLASSES
+from tests.data_trees import SHAPE, STAGE_CLASSES, clean_root, glyph, save_1bit
 
 
 def test_start_run_records_the_parameters(run):
@@ -78,8 +77,8 @@ def test_a_grouped_split_keeps_each_file_stem_on_one_side(run):
 
 def test_a_validation_folder_is_used_as_it_is(tmp_path):
     root = tmp_path / "data"
-    clean_root(root, per_class=4, classes=CLASSES)
-    for k, name in enumerate(CLASSES):
+    clean_root(root, per_class=4, classes=STAGE_CLASSES)
+    for k, name in enumerate(STAGE_CLASSES):
         save_1bit(root / "validation" / name / "v.bmp", glyph(1000 + k))
     params = PipelineParams(data_dir=root, output_dir=tmp_path / "out")
     source = prepare_data.fn(params.data_dir)
