@@ -22,7 +22,6 @@ MLPFLOW_DEBUG=1) shows the tracebacks. Any other exception is a bug and shows it
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 import time
@@ -127,7 +126,9 @@ def predict(argv: Sequence[str], prog: str) -> Any:
         fail(prog, f"--model: {error}")
     if not args.images.exists():
         fail(prog, f"--images: {args.images} does not exist")
-    if args.images.is_dir() and not _has_images(args.images):
+    from mlp.data.folders import image_files
+
+    if args.images.is_dir() and not image_files(args.images):
         fail(prog, f"--images: no .bmp image in {args.images} (read recursively); give an image, a "
              "folder of images or class folders <label>/*.bmp")
     if args.out.is_dir():
@@ -152,12 +153,6 @@ def predict(argv: Sequence[str], prog: str) -> Any:
     unlabelled = f"; unlabelled, not a class: {folder_list(summary)}" if summary.unlabelled else ""
     print(f"{summary.n_images} predictions written to {summary.csv}{scored}{unlabelled}{left_out}")
     return summary
-
-
-def _has_images(folder: Path) -> bool:
-    """Whether `folder` holds a .bmp file at any depth (what prediction reads)."""
-    return any(name.lower().endswith(environment.IMAGE_SUFFIXES)
-               for _, _, names in os.walk(folder) for name in names)
 
 
 def sweep(argv: Sequence[str], prog: str) -> Any:

@@ -70,7 +70,6 @@ BYTES_PER_PIXEL = 1 + 4 * 4
 # copy), each holding the float32 weights and Adam's two moments.
 BYTES_PER_PARAMETER = 3 * 3 * 4
 RUN_MARGIN = 20 * 2**20  # the report, its figures, the history and index.html: a few MB; 20 MB to be safe
-IMAGE_SUFFIXES = (".bmp",)  # what ingest reads (mlp.data.files)
 
 
 def output_problem(output_dir: Path) -> str | None:
@@ -109,10 +108,12 @@ def estimated_bytes(data_root: Path, hidden: Sequence[int], networks: int) -> in
     """A rough size of one run's files on `data_root`: BYTES_PER_PIXEL for each pixel of each image under
     train/ and validation/, BYTES_PER_PARAMETER for each parameter of each of `networks` networks (input the
     first image's pixels, then `hidden`, then one output per class folder), and RUN_MARGIN."""
+    from mlp.data.folders import IMAGE_EXTENSIONS  # what ingest reads
+
     images, first = 0, None
     for split in ("train", "validation"):
         for folder, _, names in os.walk(data_root / split):
-            found = [n for n in names if n.lower().endswith(IMAGE_SUFFIXES)]
+            found = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
             images += len(found)
             if first is None and found:
                 first = Path(folder) / found[0]

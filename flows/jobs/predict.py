@@ -40,14 +40,8 @@ MAX_LISTED = 50  # problems listed one by one in the artifact
 def image_sizes(images: Path) -> Counter[tuple[int, int]]:
     """How many of the images `load_images` would read under `images` (one file, or a folder read
     recursively) have each size (h, w), from their headers; unreadable files are not counted."""
-    images = Path(images)
-    if images.is_file():
-        paths = [images]
-    else:
-        found, _ = folders.scan_files(images, images, folders.normalise_extensions((".bmp",)))
-        paths = [images / rel for rel, _, _ in found]
     sizes: Counter[tuple[int, int]] = Counter()
-    for path in paths:
+    for path in folders.image_files(images):
         try:
             with Image.open(path) as image:
                 width, height = image.size

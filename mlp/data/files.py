@@ -95,7 +95,7 @@ def ingest(
     parquet_path: str | os.PathLike,
     *,
     resize: Sequence[int] | None = None,
-    extensions: Sequence[str] | None = (".bmp",),
+    extensions: Sequence[str] | None = folders.IMAGE_EXTENSIONS,
     force: bool = False,
 ) -> IngestResult:
     """Decode ``root/{train,validation}/<label>/**`` and ``root/test/**`` into one Parquet file, one row per
@@ -232,7 +232,7 @@ def load_images(
     image_shape: Sequence[int] | None = None,
     resize: Sequence[int] | None = None,
     class_names: Sequence[str] | None = None,
-    extensions: Sequence[str] | None = (".bmp",),
+    extensions: Sequence[str] | None = folders.IMAGE_EXTENSIONS,
 ) -> LoadedImages:
     """Read images for prediction from one file, a flat folder or class folders (recursively), decoded as
     ``ingest`` decodes. Images not of ``image_shape`` (default: ``resize``, else the most common shape) are

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from mlp.data.quality import Skipped
 
+IMAGE_EXTENSIONS = (".bmp",)  # what ingest, prediction and the pipeline's checks read by default
+
 LABELS_FILE = "labels.txt"
 _RUNS = re.compile(r"(\d+)")
 
@@ -94,6 +96,16 @@ def scan_files(
     else:
         walk_.scan(os.fspath(folder), where, {})
     return kept, skipped
+
+
+def image_files(path: str | os.PathLike, extensions: Sequence[str] | None = IMAGE_EXTENSIONS) -> list[Path]:
+    """The image files `path` names: itself when it is a file, else the files under it with one of
+    `extensions` (`scan_files`: recursively, natural order, loops and unreadable entries left out)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    found, _ = scan_files(path, path, normalise_extensions(extensions))
+    return [path / rel for rel, _, _ in found]
 
 
 def _why(exc: OSError) -> str:
@@ -204,7 +216,7 @@ def _is_dir(e: os.DirEntry) -> bool | str:
         return f"cannot read: {_why(exc)}"
 
 
-def walk(root: str | os.PathLike, extensions: tuple[str, ...] | None = (".bmp",)) -> Tree:
+def walk(root: str | os.PathLike, extensions: tuple[str, ...] | None = IMAGE_EXTENSIONS) -> Tree:
     """Walk ``root`` (read-only). Raises FileNotFoundError for a missing root, PermissionError for a root or
     a ``train/`` or ``validation/`` folder it may not read, ValueError when there is no ``train/`` folder with
     class folders, or a validation class folder that is not a training class. Unreadable class folders and
