@@ -122,6 +122,11 @@ def models_dir(output_dir: str | Path, source_key: str) -> Path:
     return Path(output_dir) / "models" / check_folder_name(source_key, "source_key")
 
 
+def all_models_dirs(output_dir: str | Path) -> list[Path]:
+    """Every data folder's models folder under `output_dir` (`models_dir`), sorted."""
+    return sorted(p for p in (Path(output_dir) / "models").glob("*") if p.is_dir())
+
+
 def champion_link(models: str | Path) -> Path:
     """The champion symlink in a data folder's models folder (`models_dir`)."""
     return Path(models) / "champion"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows.store.champion import PROMOTION_LOCK  # the lock promote_if_better holds
-from flows.store.layout import RunLayout, champion_link, latest_link, runs_dir, versions_dir
+from flows.store.layout import RunLayout, all_models_dirs, champion_link, latest_link, runs_dir, versions_dir
 from flows.store.locks import locked
 
 STALE_AFTER = 24 * 3600.0  # seconds: a run folder unchanged this long, and not in the history, was abandoned
@@ -71,12 +71,12 @@ def prune(output_dir: str | Path, keep: int, finished: Collection[str], now: flo
                   if (path := getattr(RunLayout.at(folder), name)).is_file()]
         freed += sum(_delete_file(path) for path in arrays)
         versions = []
-        for models in sorted(p for p in (output_dir / "models").glob("*") if p.is_dir()):
+        for models in all_models_dirs(output_dir):
             with locked(models / PROMOTION_LOCK):
                 for version in removable_versions(models, keep):
                     freed += remove_folder(version)
                     versions.append(f"{models.name}/{version.name}")
-        for parent in (runs, *(output_dir / "models").glob("*/versions")):
+        for parent in (runs, *(versions_dir(models) for models in all_models_dirs(output_dir))):
             freed += sum(remove_folder(leftover) for leftover in parent.glob(f".*{_DELETING}"))
     return Pruned(tuple(f.name for f in doomed), tuple(versions), tuple(arrays), freed)
 
@@ -97,7 +97,7 @@ def plan_runs(output_dir: Path, keep: int, finished: Collection[str],
 
 def protected_runs(output_dir: Path) -> set[str]:
     """The names of the runs never removed: the one `latest` points to, and every data folder's champion."""
-    links = [latest_link(output_dir), *(champion_link(m) for m in (output_dir / "models").glob("*"))]
+    links = [latest_link(output_dir), *(champion_link(m) for m in all_models_dirs(output_dir))]
     return {link.resolve().name for link in links if link.is_symlink()}
 
 
