@@ -24,7 +24,7 @@ from flows.report.runs import INDEX_ROWS, PLOT_COLUMNS, index_page
 from flows.store.champion import Promotion
 from flows.store.layout import RunLayout, index_html, run_history_path, source_key
 from flows.store.retention import Pruned, prune
-from flows.store.run_history import RunRow, append_run, read_runs, read_table
+from flows.store.run_history import RunRow, append_run, newest_runs, read_table
 from mlp.atomic import write_bytes
 
 MAX_ERROR = 500  # characters of a failed run's error kept in its row
@@ -95,8 +95,9 @@ def record_in_history(row: RunRow, output_dir: Path) -> Path | None:
                                f"data folder {row.data_root}, which is only ever read")
         return None
     total = append_run(output_dir, row)
-    rows = read_runs(output_dir, limit=INDEX_ROWS)
-    page = index_page(rows, total, read_table(output_dir).select(PLOT_COLUMNS).to_pydict(), output_dir)
+    table = read_table(output_dir)  # read once, for the newest rows and the plot of every run
+    rows = newest_runs(table, limit=INDEX_ROWS)
+    page = index_page(rows, total, table.select(PLOT_COLUMNS).to_pydict(), output_dir)
     index = write_bytes(index_html(output_dir), page.encode("utf-8"))
     publish_run_history(rows, total)
     get_run_logger().info(f"Run {row.run} recorded as {row.status} in {run_history_path(output_dir)}; "

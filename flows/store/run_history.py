@@ -86,7 +86,11 @@ def append_run(output_dir: str | Path, row: RunRow) -> int:
 def read_runs(output_dir: str | Path, data_key: str | None = None, limit: int | None = None) -> list[RunRow]:
     """The recorded runs, newest first (by start, then name): only those on `data_key` when given, only the
     first `limit` when given. No history yet: an empty list."""
-    table = read_table(output_dir)
+    return newest_runs(read_table(output_dir), data_key, limit)
+
+
+def newest_runs(table: pa.Table, data_key: str | None = None, limit: int | None = None) -> list[RunRow]:
+    """`read_runs` of a history table already read (`read_table`)."""
     if data_key is not None:
         table = table.filter(pc.equal(table["data_key"], data_key))
     table = table.sort_by([("started", "descending"), ("run", "descending")])
