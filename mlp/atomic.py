@@ -28,7 +28,8 @@ _FILE_MODE = 0o666 & ~_UMASK
 def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a binary file that replaces ``path`` only when the ``with`` block ends without an error.
 
-    A failure leaves any existing file at ``path`` untouched and removes the temporary file.
+    A failure leaves any existing file at ``path`` untouched and removes the temporary file; an OSError that
+    names no file (a write to a full disk) is raised again naming ``path``.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +41,11 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             os.fsync(handle.fileno())
             os.fchmod(handle.fileno(), _FILE_MODE)
         os.replace(tmp, target)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.errno is not None and error.filename is None:  # a write failed (a full disk): name the file
+            raise OSError(error.errno, error.strerror, str(target)) from error
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

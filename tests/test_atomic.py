@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,3 +67,18 @@ def test_a_symlink_is_swapped_in_one_step_and_never_replaces_a_real_file(tmp_pat
     with pytest.raises(FileExistsError, match="exists and is not a symlink"):
         point_symlink(tmp_path / "real", "v1")
     assert (tmp_path / "real").read_text() == "mine"
+
+
+def test_a_full_disk_is_reported_naming_the_file_being_written(tmp_path):
+    """Writing to /dev/full fails like a full disk (ENOSPC, with no file name of its own)."""
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is missing: no device that is always full")
+    target = tmp_path / "model.npz"
+    target.write_bytes(b"the saved version")
+    with pytest.raises(OSError) as failed, atomic_open(target) as handle, open("/dev/full", "wb") as full:
+        handle.write(b"new")
+        full.write(b"x" * 2**16)
+        full.flush()
+    assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(target)
+    assert str(failed.value) == f"[Errno 28] No space left on device: '{target}'"
+    assert target.read_bytes() == b"the saved version" and os.listdir(tmp_path) == ["model.npz"]
