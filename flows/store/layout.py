@@ -52,6 +52,8 @@ class RunLayout:
     report_md: Path
     report_html: Path
     params: Path  # the run's parameters (JSON)
+    state: Path  # running, completed or failed (JSON; flows.store.run_state)
+    lock: Path  # held by the process running the run (flows.store.run_state)
 
     @classmethod
     def at(cls, root: str | Path) -> RunLayout:
@@ -63,7 +65,7 @@ class RunLayout:
                    best=ckpt / "best.npz", history=root / "history.csv",
                    metrics=root / "metrics.json", test_predictions=root / "test_predictions.csv",
                    figures=root / "figures", report_md=root / "report.md", report_html=root / "report.html",
-                   params=root / "params.json")
+                   params=root / "params.json", state=root / "state.json", lock=root / ".running.lock")
 
     @classmethod
     def create(cls, output_dir: str | Path, run_name: str) -> RunLayout:

@@ -2,8 +2,9 @@
 
 - Run folders, `<output>/runs/<run>/`: the newest `keep` by name (names begin with the time the run began)
   are kept, and so are the one `latest` points to, every data folder's champion run (`models/<key>/champion`
-  -> `versions/<run>`), and every run still in progress: one not in the history of runs whose folder changed
-  in the last `STALE_AFTER` seconds. Older finished runs are removed.
+  -> `versions/<run>`), and every run still in progress: one a process runs (`flows.store.run_state`), or
+  one not in the history of runs whose folder changed in the last `STALE_AFTER` seconds. Older runs are
+  removed, incomplete ones (killed, never resumed) too.
 - Champion versions, `<output>/models/<key>/versions/<run>/`: the newest `keep` of each data folder and the
   champion in force (a version holds its own model.npz: its run folder may go).
 - Arrays that can be rebuilt (`REBUILDABLE`): a finished run's data/train.npz, the training rows after
@@ -29,6 +30,7 @@ from pathlib import Path
 from flows.store.champion import PROMOTION_LOCK  # the lock promote_if_better holds
 from flows.store.layout import RunLayout, all_models_dirs, champion_link, latest_link, runs_dir, versions_dir
 from flows.store.locks import locked
+from flows.store.run_state import is_running
 
 STALE_AFTER = 24 * 3600.0  # seconds: a run folder unchanged this long, and not in the history, was abandoned
 REBUILDABLE = ("train_data",)  # RunLayout fields of a finished run that are deleted (see above)
@@ -89,7 +91,8 @@ def plan_runs(output_dir: Path, keep: int, finished: Collection[str],
     doomed, kept = [], []
     for rank, name in enumerate(reversed(names)):  # newest first
         folder = runs_dir(output_dir) / name
-        if not (name in finished or now - _last_change(folder) > STALE_AFTER):
+        stale = now - _last_change(folder) > STALE_AFTER
+        if is_running(RunLayout.at(folder)) or not (name in finished or stale):
             continue  # in progress
         (doomed if rank >= keep and name not in protected else kept).append(folder)
     return doomed[::-1], kept[::-1]

@@ -13,6 +13,7 @@ import pytest
 from flows.store import retention
 from flows.store.layout import RunLayout, champion_link, datasets_dir, models_dir, versions_dir
 from flows.store.retention import STALE_AFTER, prune, remove_folder
+from flows.store.run_state import holding, write_state
 from flows.store.runs import point_latest
 from mlp.atomic import point_symlink
 
@@ -158,3 +159,18 @@ def test_nothing_to_prune_without_runs_and_keep_must_be_positive(tmp_path):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match=f"keep must be an integer >= 1, got {bad!r}"):
             prune(tmp_path, bad, set())
+
+
+def test_a_run_a_process_holds_stays_however_long_it_has_been_quiet(output):
+    """r3 has been quiet for 2 * STALE_AFTER (a long epoch, or a killed run): while a process holds it, it is
+    running and stays; once none does, it goes like any old run."""
+    quiet = RunLayout.create(output, R[3])
+    write_state(quiet, "running")
+    quiet.lock.touch()  # made when the run began
+    os.utime(quiet.root, (NOW - 2 * STALE_AFTER, NOW - 2 * STALE_AFTER))
+    for path in quiet.root.iterdir():
+        os.utime(path, (NOW - 2 * STALE_AFTER, NOW - 2 * STALE_AFTER))
+    with holding(quiet):
+        assert R[3] not in prune(output, 2, FINISHED, now=NOW).runs
+    assert quiet.root.is_dir()
+    assert prune(output, 2, FINISHED, now=NOW).runs == (R[3],)
