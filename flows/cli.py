@@ -63,12 +63,35 @@ def _preflight(prog: str, params: Any, networks: int) -> None:
         fail(prog, problem)
 
 
-def run(argv: Sequence[str], prog: str) -> Any:
-    """Train on folders of BMP images (the main job); print the time taken, then the validation accuracy
-    and where report.html is."""
-    from flows.pipeline.params import parse_args
+RESUME_HELP = """\
+A run stopped before it completed (killed, the machine stopped, a failure that has passed) keeps its folder,
+its state (state.json: running or failed) and each network's last checkpoint. --resume continues the newest
+such run of --output-dir, or the one named, with the parameters it began with (its params.json): the data
+stages again, then each network from its last epoch, ending with the weights of an uninterrupted run:
 
-    params = parse_args(argv, prog=prog)
+    python flows/full_pipeline.py --resume                  # the newest incomplete run of artifacts/
+    python flows/full_pipeline.py --resume 20261203-091500-hanzi12 --output-dir /data/out
+"""
+
+
+def run(argv: Sequence[str], prog: str) -> Any:
+    """Train on folders of BMP images (the main job), or continue an incomplete run (--resume); print the
+    time taken, then the validation accuracy and where report.html is."""
+    from flows.pipeline.params import build_parser, parse_args
+
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False, add_help=False,
+                                     parents=[build_parser(prog)], epilog=RESUME_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument_group("resuming").add_argument(
+        "--resume", nargs="?", const="", metavar="RUN", help="continue the newest incomplete run of "
+        "--output-dir, or RUN (a folder name under <output-dir>/runs), with its own parameters")
+    parser.parse_args(argv)  # --help, and an unknown flag, end here
+    only_resume = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    only_resume.add_argument("--resume", nargs="?", const="")
+    args, rest = only_resume.parse_known_args(argv)
+    params, resume = parse_args(rest, prog=prog), None
+    if args.resume is not None:
+        params, resume = _resumed(prog, rest, params.output_dir, args.resume)
     from flows.pipeline import demo_data
     from flows.pipeline.sources import resolve_data
 
@@ -80,7 +103,7 @@ def run(argv: Sequence[str], prog: str) -> Any:
 
     _prefect_console()
     called = time.perf_counter()
-    result = full_pipeline(params)
+    result = full_pipeline(params, resume=resume)
     ended = time.perf_counter()
     stages = sum(result.stage_seconds.values())
     print(f"Finished in {ended - STARTED:.1f} s: imports {called - STARTED:.1f} s, Prefect start-up "
@@ -89,6 +112,27 @@ def run(argv: Sequence[str], prog: str) -> Any:
     print(f"Validation accuracy {result.val_accuracy:.2%} ({describe_epochs(result.best_epochs)}); "
           f"report: {result.report}")
     return result
+
+
+def _resumed(prog: str, rest: Sequence[str], output_dir: Path, name: str) -> tuple[Any, str]:
+    """The parameters and the name of the run ``--resume [NAME]`` continues in `output_dir` (the newest
+    incomplete one for ""); a problem ends the command in one line."""
+    from flows.pipeline.params import PipelineParams, build_parser, flag
+    from flows.store.run_state import resumable
+    from flows.store.runs import read_record
+
+    given = [flag(k) for k, v in vars(build_parser(prog).parse_args(rest)).items()
+             if v is not None and k != "output_dir"]
+    if given:
+        fail(prog, "--resume continues a run with the parameters it began with (its params.json); leave out "
+             + ", ".join(given))
+    try:
+        layout = resumable(output_dir, name or None)
+        record = read_record(layout)
+        params = PipelineParams(**{**record["parameters"], "output_dir": output_dir})
+    except (OSError, ValueError, KeyError, TypeError) as error:  # pydantic's ValidationError is a ValueError
+        fail(prog, " ".join(str(error).split()))
+    return params, layout.name
 
 
 PREDICT_HELP = """\

@@ -4,12 +4,15 @@ a report. Run it with ``python flows/full_pipeline.py`` or ``mlpflow run`` (`flo
 Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
 augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`,
 retention (`flows.store.retention`: old runs and versions go) and the run's row in the history of runs.
-Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`); ``<output-dir>/latest``
-points at the newest complete run; each data folder has its own champion,
+Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`), whose state.json says
+running, completed or failed (`flows.store.run_state`); ``<output-dir>/latest`` points at the newest complete
+run; each data folder has its own champion,
 ``<output-dir>/models/<key>/champion`` (see `flows.store.champion`). A failed run gets its row too
 (``<output-dir>/history/runs.parquet``, listed in ``<output-dir>/index.html``), then fails. A run whose
 training diverged (`mlp.train.Diverged`) is evaluated and reported from the epochs that finished, the
-divergence named in the report, never promoted nor made `latest`, then fails the same way.
+divergence named in the report, never promoted nor made `latest`, then fails the same way. An incomplete run
+(killed, or failed) continues with ``resume``: the data stages again (the same files from the same data and
+seed), then each network from its last checkpoint, to the weights an uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.pipeline.bookkeeping import RunEntry, apply_retention, record_in_history
+from flows.pipeline.bookkeeping import RunEntry, apply_retention, complete_run, record_in_history, tracked
 from flows.pipeline.evaluation import evaluate_model
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import (
@@ -33,6 +36,7 @@ from flows.pipeline.preparation import (
     flow_run_name,
     ingest_images,
     prepare_data,
+    reopen_run,
     shuffle_training_set,
     split_data,
     start_run,
@@ -81,7 +85,7 @@ def train_or_diverge(layout: RunLayout, params: PipelineParams, data_source: str
     """Train; when a network diverged after every network finished an epoch (the ensemble of those is
     saved), the divergence to report, else None. Any other failure, or a divergence before that, raises."""
     try:
-        train_model(layout, params, data_source)
+        train_model.with_options(retries=params.train_retries)(layout, params, data_source)
     except Diverged as error:
         if not layout.best.is_file():
             raise
@@ -90,46 +94,54 @@ def train_or_diverge(layout: RunLayout, params: PipelineParams, data_source: str
 
 
 @flow(name="full-pipeline", flow_run_name=flow_run_name)
-def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
-    """Train an MLP on folders of BMP images and write its checkpoints, report and artifacts."""
+def full_pipeline(params: PipelineParams = DEFAULTS, resume: str | None = None) -> PipelineResult:
+    """Train an MLP on folders of BMP images and write its checkpoints, report and artifacts. `resume`: the
+    name of an incomplete run of `params.output_dir` to continue instead (`params` must be its own, as
+    `python flows/full_pipeline.py --resume` reads them from its params.json)."""
     entered = time.perf_counter()
     params = params.model_copy(update={"output_dir": params.output_dir.resolve()})  # logs show full paths
     timer, entry = StageTimer(), RunEntry.begin(params)
     try:  # a failed run is recorded too, then fails as it would have
         with timer("data"):
             source = prepare_data(params.data_dir)
-            layout = start_run(params, source, flow_run.name or make_run_name(source.name))
+            layout = (reopen_run(params.output_dir, resume) if resume else
+                      start_run(params, source, flow_run.name or make_run_name(source.name)))
         entry = entry.at(layout, source)
-        with timer("ingest"):
-            ingest = ingest_images(source, layout, params.output_dir)
-        with timer("quality report"):
-            check_quality(layout, ingest)
-        with timer("split"):
-            split_data(layout, params.val_fraction, params.seed, params.group_by)
-        with timer("normalisation"):
-            fit_normalization(layout, params.normalization, params.members)
-        with timer("augment"):
-            augment_training_set(layout, params.augment)
-        with timer("shuffle"):
-            shuffle_training_set(layout, params.shuffle, params.seed)
-        with timer("train"):
-            diverged = train_or_diverge(layout, params, str(source.root))
-        with timer("evaluate"):
-            evaluation = evaluate_model(layout)
-        if diverged is not None:  # reported from the finished epochs; never promoted nor latest; it fails
+        with tracked(layout, params.output_dir, resuming=bool(resume)):  # running, then completed or failed
+            with timer("ingest"):
+                ingest = ingest_images(source, layout, params.output_dir)
+            with timer("quality report"):
+                check_quality(layout, ingest)
+            with timer("split"):
+                split_data(layout, params.val_fraction, params.seed, params.group_by)
+            with timer("normalisation"):
+                fit_normalization(layout, params.normalization, params.members)
+            with timer("augment"):
+                augment_training_set(layout, params.augment)
+            with timer("shuffle"):
+                shuffle_training_set(layout, params.shuffle, params.seed)
+            with timer("train"):
+                diverged = train_or_diverge(layout, params, str(source.root))
+            with timer("evaluate"):
+                evaluation = evaluate_model(layout)
+            if diverged is not None:  # reported from the finished epochs; never promoted nor latest; it fails
+                with timer("report"):
+                    divergence = describe_divergence(diverged)
+                    write_run_report(layout, source, ingest, dict(timer.seconds), divergence=divergence)
+                raise diverged
+            with timer("promotion"):
+                promotion = promote(layout, source, params)
             with timer("report"):
-                divergence = describe_divergence(diverged)
-                write_run_report(layout, source, ingest, dict(timer.seconds), divergence=divergence)
-            raise diverged
-        with timer("promotion"):
-            promotion = promote(layout, source, params)
-        with timer("report"):
-            report = write_run_report(layout, source, ingest, dict(timer.seconds), promotion)
-        mark_latest(params.output_dir, layout)
+                report = write_run_report(layout, source, ingest, dict(timer.seconds), promotion)
+            complete_run(layout)
+            mark_latest(params.output_dir, layout)
         with timer("retention"):
             apply_retention(params.output_dir, params.keep_runs, layout)
     except Exception as error:
-        record_in_history(entry.failed(error), params.output_dir)
+        try:
+            record_in_history(entry.failed(error), params.output_dir)
+        except OSError as unrecorded:  # the disk that failed the run may refuse its row: its error goes on
+            get_run_logger().error(f"The failed run's row could not be written to the history: {unrecorded}")
         raise
     with timer("history"):
         record_in_history(entry.completed(evaluation, promotion, report), params.output_dir)

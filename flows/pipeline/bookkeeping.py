@@ -1,6 +1,7 @@
-"""The run's bookkeeping: its row in the history of runs, whether it completes or fails, with index.html and
-the `run-history` artifact (`record_in_history`); and retention at the end of a complete run
-(`apply_retention`).
+"""The run's bookkeeping: its state while it runs (`tracked`: running, then completed or failed, with the
+run's lock held and the orphan temporary files of interrupted writes removed first); its row in the history
+of runs, whether it completes or fails, with index.html and the `run-history` artifact (`record_in_history`);
+and retention at the end of a complete run (`apply_retention`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,8 +24,10 @@ from flows.pipeline.params import PipelineParams
 from flows.pipeline.sources import DataSource, resolve_data
 from flows.report.artifacts import publish_run_history
 from flows.report.runs import INDEX_ROWS, PLOT_COLUMNS, index_page
+from flows.store import run_state
 from flows.store.champion import Promotion
 from flows.store.layout import RunLayout, index_html, run_history_path, source_key
+from flows.store.orphans import remove_orphans
 from flows.store.retention import Pruned, prune
 from flows.store.run_history import RunRow, append_run, newest_runs, read_table
 from mlp.atomic import write_bytes
@@ -113,3 +118,41 @@ def apply_retention(output_dir: Path, keep_runs: int, layout: RunLayout) -> Prun
     pruned = prune(output_dir, keep_runs, finished)
     get_run_logger().info(pruned.describe())
     return pruned
+
+
+@contextmanager
+def tracked(layout: RunLayout, output_dir: Path, resuming: bool) -> Iterator[None]:
+    """Run the block as the run's one process (its lock held: `flows.store.run_state`), its state running
+    (`begin_attempt`), and failed if the block raises. The block marks it completed (`complete_run`)."""
+    with run_state.holding(layout):
+        begin_attempt(layout, output_dir, resuming)
+        try:
+            yield
+        except BaseException as error:
+            try:
+                run_state.write_state(layout, "failed", error=f"{type(error).__name__}: {error}")
+            except OSError as unwritable:  # e.g. the full disk that failed the run: its error goes on
+                get_run_logger().error(f"Run {layout.name}: its state could not be recorded: {unwritable}")
+            raise
+
+
+@task(cache_policy=NO_CACHE)
+def begin_attempt(layout: RunLayout, output_dir: Path, resuming: bool) -> run_state.RunState:
+    """Remove the orphan temporary files of interrupted writes (`flows.store.orphans`: this run's, those of
+    runs no process runs, old ones elsewhere), then record the run as running (once more resumed)."""
+    previous = run_state.read_state(layout)
+    resumed = (previous.resumed if previous else 0) + 1 if resuming else 0
+    count, freed = remove_orphans(output_dir, own=layout)
+    logger = get_run_logger()
+    if count:
+        logger.info(f"Removed {count} temporary file(s) left by interrupted writes ({freed / 1e6:.1f} MB)")
+    if resuming and previous is not None:
+        logger.info(f"Run {layout.name}: resumed (resumption {resumed}); it was {previous.state} since "
+                    f"{previous.updated}" + (f" ({previous.error})" if previous.error else ""))
+    return run_state.write_state(layout, "running", resumed=resumed)
+
+
+@task(cache_policy=NO_CACHE)
+def complete_run(layout: RunLayout) -> run_state.RunState:
+    """Record the run as completed: its report and files are all written."""
+    return run_state.write_state(layout, "completed")

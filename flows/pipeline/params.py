@@ -146,6 +146,13 @@ class PipelineParams(BaseModel):
         "and each champion's are kept too), and champion versions kept per data folder; older ones are "
         "removed",
     )
+    # 1: a retry resumes from the networks' last checkpoints, so it costs little, and a scheduled run
+    # outlives a network folder or a disk that is gone for a moment.
+    train_retries: int = Field(
+        1, ge=0, le=10, description="times the training stage is retried after a failure that may pass (an "
+        "OSError such as a full disk, or a MemoryError), 10 s later; each retry resumes every network from "
+        "its last checkpoint",
+    )
     output_dir: Path = Field(ARTIFACTS_DIR, description="where runs/<run-name>/ and latest are written")
 
     def arguments(self, declarations: Mapping[str, Hyper]) -> dict[str, Any]:

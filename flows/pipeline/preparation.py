@@ -26,6 +26,7 @@ from flows.pipeline.sources import DataSource, resolve_data
 from flows.report import artifacts
 from flows.report.quality import DataQuality
 from flows.store.layout import RunLayout, dataset_path, make_run_name
+from flows.store.run_state import resumable
 from flows.store.runs import claim_run, record_run
 from mlp.atomic import snapshot, write_bytes
 from mlp.data import files
@@ -46,7 +47,10 @@ def stage_rng(seed: int, stage: str) -> np.random.Generator:
 
 
 def flow_run_name() -> str:
-    """A flow run's name, which also names its folder: ``YYYYmmdd-HHMMSS-<data>`` (from its parameters)."""
+    """A flow run's name, which also names its folder: ``YYYYmmdd-HHMMSS-<data>`` (from its parameters); a
+    resumed run's flow run is named after the run it continues."""
+    if flow_run.parameters.get("resume"):  # the run it continues, e.g. 20261203-091500-hanzi12-resumed
+        return f"{flow_run.parameters['resume']}-resumed"
     params = flow_run.parameters.get("params", PipelineParams())
     if isinstance(params, dict):
         params = PipelineParams(**params)
@@ -92,6 +96,15 @@ def start_run(params: PipelineParams, source: DataSource, run_name: str) -> RunL
     layout = claim_run(params.output_dir, run_name, source.root)
     record_run(layout, params.model_dump(mode="json"), source.record())
     get_run_logger().info(f"Run {layout.name}: writing to {layout.root}")
+    return layout
+
+
+@task(cache_policy=NO_CACHE)
+def reopen_run(output_dir: Path, name: str) -> RunLayout:
+    """The incomplete run `name` of `output_dir`, to resume (`flows.store.run_state.resumable`: ValueError
+    when it completed, runs in another process or is absent)."""
+    layout = resumable(output_dir, name)
+    get_run_logger().info(f"Run {layout.name}: resuming in {layout.root}")
     return layout
 
 

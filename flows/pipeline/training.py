@@ -114,11 +114,31 @@ def train_config(params: PipelineParams, checkpoint_dir: Path, seed: int | None 
         "progress": sys.stderr.isatty()})
 
 
-@task(cache_policy=NO_CACHE)
+# Seconds before Prefect retries a training stage that failed for a reason that may pass (`transient`).
+RETRY_DELAY = 10
+
+
+def transient(task, task_run, state) -> bool:
+    """Prefect's retry condition for the training stage (`retry_condition_fn`): retry an OSError or a
+    MemoryError (a full disk, a network folder gone for a moment, another process's memory), never a failure
+    that would happen again (a divergence, bad data or settings)."""
+    try:
+        state.result()
+    except (OSError, MemoryError):
+        return True
+    except Exception:  # any other failure recurs: no retry
+        return False
+    return False
+
+
+@task(cache_policy=NO_CACHE, retry_delay_seconds=RETRY_DELAY, retry_condition_fn=transient)
 def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
                 share_cores: bool = True) -> Path:
     """Train the ensemble's networks side by side, each on its own view with per-epoch validation; write each
     one's checkpoints, history.csv (a row per network and epoch) and the ensemble, checkpoints/best.npz.
+    Each network continues from its checkpoints/<network>/last.npz when there is one (`Trainer.fit`'s
+    resume: a resumed run, or Prefect's retry of this task after `transient` failure, ends with the weights
+    of an uninterrupted one); a fresh run has none and starts afresh.
     `share_cores`: give each network its share of the cores' BLAS threads (`training_blas_threads`) for the
     stage; False leaves the threads as the caller set them (a sweep, training several configurations at
     once, sets them once for all). If one network fails, the others stop at the end of their epoch; when it
@@ -159,8 +179,7 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
         def after_epoch(record: EpochRecord, history: History) -> None:
             with lock:
                 histories[label] = history
-                rows = [{"member": m, **row} for m in labels if m in histories for row in histories[m].rows()]
-                write_history_csv(layout.history, rows)
+                write_history_csv(layout.history, _rows(histories, labels))
                 done[0] = next(finished)
                 if done[0] == total:  # the last epoch of all: say what training came to
                     artifacts.finish_training_progress(progress, layout.name, _bests(histories), best_by)
@@ -179,10 +198,12 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
         metadata = classifier_metadata([(view, normalizer)], *names, shape) | {
             "run_name": layout.name, "data_source": data_source}
         config = train_config(params, layout.member_checkpoints(label), seed=seed)
+        if (config.checkpoint_dir / "last.npz").is_file():
+            logger.info(f"{label}: resuming from {config.checkpoint_dir / 'last.npz'}")
         try:
             history = Trainer(config, [after_epoch]).fit(
                 model, X_train, train["y"], member.inputs(val["X"], shape), val["y"],
-                augment=augment, metadata=metadata)
+                augment=augment, resume=True, metadata=metadata)
         except Diverged as error:
             stop.set()
             error.network = label
@@ -190,7 +211,12 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
         except BaseException:
             stop.set()
             raise
+        with lock:  # a network resumed after its last epoch trains none: record its history here
+            histories[label] = history
+            write_history_csv(layout.history, _rows(histories, labels))
         best = history.best
+        if history.resumed_from_epoch:
+            logger.info(f"{label}: resumed after epoch {history.resumed_from_epoch}")
         logger.info(f"{label}: best epoch {best.epoch}, validation accuracy {best.val_accuracy:.2%}, loss "
                     f"{best.val_loss:.4f}")
         if augment is not None:
@@ -244,6 +270,11 @@ def describe_divergence(error: Diverged) -> str:
             f"{error.lr:.3g} ({error.what}). This report shows the epochs that finished before it, each "
             f"network at its best; the run failed and is never promoted. Try a lower --lr, e.g. "
             f"{error.suggested_lr:.3g}.")
+
+
+def _rows(histories: dict[str, History], labels: Sequence[str]) -> list[dict]:
+    """history.csv's rows: every epoch of each network so far, networks in the ensemble's order."""
+    return [{"member": m, **row} for m in labels if m in histories for row in histories[m].rows()]
 
 
 def _bests(histories: dict[str, History]) -> dict[str, EpochRecord]:
