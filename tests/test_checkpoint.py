@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.model import MLP
 from mlp.optim import Adam
+from tests.bad_checkpoints import bad_checkpoints
 
 
 def _trained_model() -> tuple[MLP, Adam]:
@@ -208,43 +208,59 @@ def test_version_1_checkpoints_still_load(tmp_path: Path):
         load_checkpoint(path)
 
 
-def _bad_checkpoints(tmp_path: Path) -> list[tuple[Path, str]]:
-    """Files named .npz that are no checkpoint, each with the words its error must hold."""
-    good = save_checkpoint(tmp_path / "good.npz", MLP([3, 2])).read_bytes()
-    text = tmp_path / "text.npz"
-    text.write_text("epoch,loss\n1,0.5\n")
-    empty = tmp_path / "empty.npz"
-    empty.write_bytes(b"")
-    lone = tmp_path / "lone.npz"
-    with lone.open("wb") as handle:
-        np.save(handle, np.zeros(3))  # a .npy under a .npz name: NumPy would return one array
-    truncated = tmp_path / "truncated.npz"
-    truncated.write_bytes(good[: len(good) // 2])
-    flipped = bytearray(good)
-    flipped[300:340] = bytes(40)  # inside the first member's data: a CRC mismatch
-    corrupt = tmp_path / "corrupt.npz"
-    corrupt.write_bytes(bytes(flipped))
-    objects = tmp_path / "objects.npz"
-    np.savez(objects, a=np.array([{"x": 1}, None], dtype=object))
-    foreign = tmp_path / "foreign.npz"
-    with zipfile.ZipFile(foreign, "w") as archive:
-        archive.writestr("notes.txt", "hello")
-    return [
-        (text, "is not an mlpflow checkpoint: not a .npz (zip) archive"),
-        (empty, "is not an mlpflow checkpoint: an empty file"),
-        (lone, "is not an mlpflow checkpoint: not a .npz (zip) archive"),
-        (truncated, "is a damaged checkpoint: a truncated or corrupt zip archive"),
-        (corrupt, "is a damaged checkpoint: BadZipFile: Bad CRC-32"),
-        (objects, "is not an mlpflow checkpoint: it holds object (pickled) arrays"),
-        (foreign, "is not an mlpflow checkpoint: entry 'notes.txt' is not an array"),
-    ]
-
-
 def test_files_that_are_no_checkpoint_raise_one_line_naming_them_never_numpys_pickle_advice(tmp_path: Path):
-    for path, words in _bad_checkpoints(tmp_path):
+    for path, words in bad_checkpoints(tmp_path):
         with pytest.raises(ValueError) as caught:
             load_checkpoint(path)
         message = str(caught.value)
         assert message.startswith(str(path)) and words in message, message
         assert "\n" not in message and "allow_pickle" not in message and "unsafe" not in message, message
         assert caught.value.__cause__ is None  # NumPy's exception is not chained into the traceback either
+
+
+# --- Killed mid-write: a child process saves versions 1, 2, 3, ... of one checkpoint (every weight equal to
+# the version's number) until it is killed with SIGKILL at a random moment. The file must load whole, as one
+# version, whenever the kill lands; what the kill leaves is only mlp.atomic's hidden temporary files.
+_WRITER = """
+import sys
+from mlp.checkpoint import save_checkpoint
+from mlp.model import MLP
+from tests.bad_checkpoints import bad_checkpoints
+model = MLP([784, 1000, 12], seed=0)
+version = 0
+while True:
+    version += 1
+    model.flat_params.fill(version)
+    save_checkpoint(sys.argv[1], model, epoch=version, metrics={"version": version})
+    print(version, flush=True)
+"""
+KILLS = 12
+
+
+def test_a_kill_during_a_checkpoint_write_never_leaves_a_damaged_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[1]
+    path, rng, versions, leftovers = tmp_path / "last.npz", np.random.default_rng(0), [], 0
+    for _ in range(KILLS):
+        writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], cwd=repo, text=True,
+                                  stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(repo)})
+        assert writer.stdout.readline().strip().isdigit()  # one version written whole, the next under way
+        time.sleep(rng.uniform(0, 0.15))
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        checkpoint = load_checkpoint(path)
+        version = checkpoint.epoch
+        assert checkpoint.metrics["version"] == version >= 1
+        assert np.all(checkpoint.model.flat_params == version)  # one version, whole
+        versions.append(version)
+        others = [p.name for p in tmp_path.iterdir() if p != path]
+        assert all(re.fullmatch(r"\.last\.npz\.\w+\.tmp", name) for name in others), others
+        leftovers += len(others)
+        for name in others:
+            (tmp_path / name).unlink()
+    assert len(set(versions)) > 1  # the kills landed at different moments
+    assert leftovers > 0  # and some in the middle of a write (9 of 12 here, most of a loop being the write)

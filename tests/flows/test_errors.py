@@ -18,6 +18,7 @@ import pytest
 
 from flows import environment, errors
 from mlp.data.quality import DatasetError
+from tests.bad_checkpoints import bad_checkpoints
 from tests.data_trees import glyph, save_1bit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -169,6 +170,15 @@ def test_predict_with_a_text_file_as_the_model_ends_in_one_line(tmp_path):
     line = one_error_line(command([PREDICT, "--model", str(tmp_path / "model.npz"), "--images", str(images)],
                                   tmp_path / "home"), 2)
     assert line.startswith(f"python {PREDICT}: error: --model: {tmp_path / 'model.npz'} is not")
+
+
+def test_predict_with_every_kind_of_bad_checkpoint_ends_in_one_line_naming_it(tmp_path):
+    images = classes(tmp_path / "images", {"a": 1})
+    for path, words in bad_checkpoints(tmp_path):
+        line = one_error_line(command([PREDICT, "--model", str(path), "--images", str(images)],
+                                      tmp_path / "home"), 2)
+        assert line.startswith(f"python {PREDICT}: error: --model: {path} ") and words in line, line
+        assert "allow_pickle" not in line
 
 
 def test_predict_on_an_empty_folder_ends_in_one_line(tmp_path):
