@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
+from prefect.states import Crashed
 
 from flows.pipeline.evaluation import Evaluation
 from flows.pipeline.params import PipelineParams
@@ -149,7 +153,24 @@ def begin_attempt(layout: RunLayout, output_dir: Path, resuming: bool) -> run_st
     if resuming and previous is not None:
         logger.info(f"Run {layout.name}: resumed (resumption {resumed}); it was {previous.state} since "
                     f"{previous.updated}" + (f" ({previous.error})" if previous.error else ""))
-    return run_state.write_state(layout, "running", resumed=resumed)
+        if previous.state == "running" and previous.flow_run_id:
+            mark_crashed(previous.flow_run_id, layout.name)
+    return run_state.write_state(layout, "running", resumed=resumed, flow_run_id=str(flow_run.id or ""))
+
+
+def mark_crashed(flow_run_id: str, run: str) -> None:
+    """Set the flow run of an attempt that was killed (it stays RUNNING in Prefect for ever otherwise) to
+    Crashed, saying which run resumed it; a flow run this server does not know is left alone."""
+    logger = get_run_logger()
+    try:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(flow_run_id, Crashed(
+                message=f"The process running it stopped; run {run} was resumed by flow run {flow_run.name}"),
+                force=True)
+    except (ObjectNotFound, httpx.HTTPError) as error:
+        logger.info(f"The interrupted attempt's flow run {flow_run_id} is not on this server ({error})")
+        return
+    logger.info(f"The interrupted attempt's flow run {flow_run_id} is now Crashed")
 
 
 @task(cache_policy=NO_CACHE)

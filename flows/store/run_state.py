@@ -36,7 +36,7 @@ class NothingToResume(ValueError):
 @dataclass(frozen=True)
 class RunState:
     """One run's state.json: its state, when it last changed, how many times it was resumed, the error that
-    failed it (one line) and where the process that ran it last ran (host, pid)."""
+    failed it (one line), where the process that ran it last ran (host, pid) and its Prefect flow run."""
 
     state: str
     updated: str
@@ -44,6 +44,7 @@ class RunState:
     error: str | None = None
     host: str = ""
     pid: int = 0
+    flow_run_id: str = ""
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -65,15 +66,16 @@ def read_state(layout: RunLayout) -> RunState | None:
     return RunState(**{k: record[k] for k in RunState.__dataclass_fields__ if k in record})
 
 
-def write_state(layout: RunLayout, state: str, *, error: str | None = None,
-                resumed: int | None = None) -> RunState:
+def write_state(layout: RunLayout, state: str, *, error: str | None = None, resumed: int | None = None,
+                flow_run_id: str | None = None) -> RunState:
     """Record `state` (with a failure's one-line `error`) in the run's state.json, atomically; the count of
-    resumptions is kept unless `resumed` is given."""
+    resumptions and the flow run are kept unless given."""
     previous = read_state(layout)
     record = RunState(state=state, updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       resumed=(previous.resumed if previous else 0) if resumed is None else resumed,
                       error=None if error is None else " ".join(error.split()), host=socket.gethostname(),
-                      pid=os.getpid())
+                      pid=os.getpid(), flow_run_id=(previous.flow_run_id if previous else "")
+                      if flow_run_id is None else flow_run_id)
     text = json.dumps(record.__dict__, indent=2, ensure_ascii=False) + "\n"
     write_bytes(layout.state, text.encode("utf-8"))
     return record

@@ -77,16 +77,21 @@ def test_a_run_killed_during_training_resumes_to_the_weights_of_an_uninterrupted
     assert state.state == "running" and not is_running(killed)  # what kill -9 leaves: incomplete
     assert not latest_link(output).exists() and not killed.best.exists()
     epochs_done = {n: last_epoch(killed, n) for n in NETWORKS}
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(state.flow_run_id).state.is_running()  # for ever, unless resumed
 
     result = run_command("run", ["--resume", "--output-dir", str(output)])
 
     assert result.layout.root == killed.root
     assert_same_weights(killed, uninterrupted)
-    state = read_state(killed)
-    assert (state.state, state.resumed) == ("completed", 1)
+    after = read_state(killed)
+    assert (after.state, after.resumed) == ("completed", 1) and after.flow_run_id != state.flow_run_id
     assert latest_link(output).resolve() == killed.root.resolve()
     assert orphans(output) == []
     assert any(e < EPOCHS for e in epochs_done.values())
+    with get_client(sync_client=True) as client:  # the killed attempt is Crashed, naming who resumed it
+        crashed = client.read_flow_run(state.flow_run_id).state
+    assert crashed.is_crashed() and f"run {killed.name} was resumed by flow run" in crashed.message
 
 
 def test_a_failed_training_stage_is_retried_by_prefect_and_resumes(small_data, uninterrupted, tmp_path):
