@@ -321,6 +321,9 @@ def sine(argv: Sequence[str], prog: str) -> Any:
     parser.add_argument("--output-dir", type=Path, default=layout.ARTIFACTS_DIR, metavar="DIR",
                         help=f"where sine_fit.png is written (default: {layout.ARTIFACTS_DIR})")
     args = parser.parse_args(argv)
+    problem = environment.folder_problem(args.output_dir)
+    if problem:
+        fail(prog, problem)
     from flows.jobs.sine_fit import FIGURE, sine_fit
 
     _prefect_console()

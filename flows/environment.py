@@ -73,10 +73,24 @@ RUN_MARGIN = 20 * 2**20  # the report, its figures, the history and index.html: 
 
 
 def output_problem(output_dir: Path) -> str | None:
-    """Why the run cannot write to `output_dir`, in one line naming the remedy, or None when it can: not a
-    file, writable (created when missing), and its `latest` a symlink or absent."""
+    """Why the run cannot write to `output_dir`, in one line naming the remedy, or None when it can: a
+    writable folder (`folder_problem`) whose `latest` is a symlink or absent."""
     from flows.store import layout
 
+    problem = folder_problem(output_dir)
+    if problem:
+        return problem
+    latest = layout.latest_link(output_dir)
+    if latest.exists() and not latest.is_symlink():
+        kind = "folder" if latest.is_dir() else "file"
+        return (f"--output-dir: {latest} is a {kind}, not the symlink to the newest run mlpflow keeps there; "
+                "move it away (or give another --output-dir)")
+    return None
+
+
+def folder_problem(output_dir: Path) -> str | None:
+    """Why nothing can be written to `output_dir`, in one line naming the remedy, or None: not a file, and
+    writable (created when missing)."""
     if output_dir.exists() and not output_dir.is_dir():
         return f"--output-dir: {output_dir} is a file, not a folder; give a folder (it is created if missing)"
     try:
@@ -87,11 +101,6 @@ def output_problem(output_dir: Path) -> str | None:
         reason = error.strerror or str(error)
         return (f"--output-dir: cannot write to {output_dir} ({reason}); make it writable or give a folder "
                 "you can write to")
-    latest = layout.latest_link(output_dir)
-    if latest.exists() and not latest.is_symlink():
-        kind = "folder" if latest.is_dir() else "file"
-        return (f"--output-dir: {latest} is a {kind}, not the symlink to the newest run mlpflow keeps there; "
-                "move it away (or give another --output-dir)")
     return None
 
 

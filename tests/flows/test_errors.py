@@ -149,6 +149,15 @@ def test_an_output_dir_that_is_a_file_ends_the_run_in_one_line(tmp_path):
     assert not (tmp_path / "home").exists()  # Prefect never started
 
 
+def test_a_sine_fit_into_a_file_ends_in_one_line_before_prefect_starts(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    line = one_error_line(command(["flows/sine_fit.py", "--iterations", "1", "--output-dir",
+                                   str(tmp_path / "taken")], tmp_path / "home"), 2)
+    assert line == (f"python flows/sine_fit.py: error: --output-dir: {tmp_path / 'taken'} is a file, not a "
+                    "folder; give a folder (it is created if missing)")
+    assert not (tmp_path / "home").exists()  # Prefect never started
+
+
 def test_latest_that_is_a_real_folder_ends_the_run_in_one_line(tmp_path):
     data = classes(tmp_path / "data", {"a": 1, "b": 1})
     (tmp_path / "out" / "latest").mkdir(parents=True)
