@@ -29,6 +29,7 @@ from flows.report.render import render_figures, write_report
 from flows.store.champion import Promotion
 from flows.store.history import read_history_csv
 from flows.store.layout import RunLayout
+from flows.store.run_state import RunState, read_state
 from flows.store.runs import read_record
 from mlp import load_checkpoint
 from mlp.data import files
@@ -99,6 +100,16 @@ def run_settings(params: dict, source: DataSource, model: dict, n_params: int, t
     }
 
 
+def resumed_sentence(state: RunState | None) -> str:
+    """What the report says of a resumed run (`flows.store.run_state`), or "" for one that was not."""
+    if state is None or not state.resumed:
+        return ""
+    times = "once" if state.resumed == 1 else f"{state.resumed} times"
+    return (f"This run stopped before it completed and was resumed {times} (--resume); each network went on "
+            "from its last saved epoch, to the weights of an uninterrupted run. The duration and stage times "
+            "are the last attempt's.")
+
+
 @task(cache_policy=NO_CACHE)
 def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummary,
                      stage_seconds: dict[str, float], promotion: Promotion | None = None,
@@ -136,7 +147,7 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
         loss_name=loss_name(checkpoint.train_config), examples=examples,
         test_time=meta.get("test_time", "none"), promotion=promotion, split_counts=split_counts,
         data_root=str(source.root), data_kind=source.kind, written=datetime.now().astimezone(),
-        divergence=divergence,
+        divergence=divergence, resumed=resumed_sentence(read_state(layout)),
     )
     pngs = render_figures(data)
     data = dataclasses.replace(data, stage_seconds={**stage_seconds,

@@ -136,7 +136,8 @@ class PromotionSection:
 class ReportContent:
     """Every value report.md and report.html show, section by section (SECTIONS); the templates lay them out.
 
-    summary: (what, value) lines at the top: data, divergence if any, date, duration, accuracy, promotion.
+    summary: (what, value) lines at the top: data, divergence and resumption if any, date, duration,
+    accuracy, promotion.
     selected_by: what picked each network's best epoch, in words (SELECTED_BY). accuracy is the
     classifier's on the validation set: the ensemble's mean probabilities, each image also shifted when
     test_time_shifts. lone is the one network's best epoch, None for an ensemble; best has a row per network.
@@ -246,6 +247,8 @@ def _summary(data: ReportData, promotion: PromotionSection | None) -> tuple[tupl
     lines = [("Data", _data_line(data))]
     if data.divergence:
         lines.append(("Divergence", data.divergence))
+    if data.resumed:
+        lines.append(("Resumed", data.resumed))
     if data.written is not None:
         lines.append(("Date", f"{data.written:%Y-%m-%d %H:%M %Z}".strip() + " (report written)"))
     if data.stage_seconds:

@@ -77,7 +77,8 @@ class ReportData:
     promotion: the decision against the data folder's champion, if one was made. data_root and data_kind
     (a key of DATA_KINDS): the data folder and how it was chosen; written: when the report was written.
     divergence: when training diverged, a sentence naming where (the run then has only the epochs that
-    finished, and no promotion); empty otherwise.
+    finished, and no promotion); empty otherwise. resumed: for a run continued after it stopped, a sentence
+    saying so; empty otherwise.
     """
 
     run_name: str
@@ -103,6 +104,7 @@ class ReportData:
     data_kind: str = ""
     written: datetime | None = None
     divergence: str = ""
+    resumed: str = ""
 
     def __post_init__(self) -> None:
         if not self.run_name:
