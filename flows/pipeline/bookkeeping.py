@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
@@ -103,12 +104,16 @@ def record_in_history(row: RunRow, output_dir: Path) -> Path | None:
         get_run_logger().error(f"Run {row.run} not recorded: the output folder {output_dir} lies inside the "
                                f"data folder {row.data_root}, which is only ever read")
         return None
-    total = append_run(output_dir, row)
-    table = read_table(output_dir)  # read once, for the newest rows and the plot of every run
-    rows = newest_runs(table, limit=INDEX_ROWS)
-    page = index_page(rows, total, table.select(PLOT_COLUMNS).to_pydict(), output_dir)
-    index = write_bytes(index_html(output_dir), page.encode("utf-8"))
-    publish_run_history(rows, total)
+    newest: list[RunRow] = []
+
+    def write_index(table: pa.Table) -> None:  # under the history's lock: never from an older table
+        newest[:] = newest_runs(table, limit=INDEX_ROWS)
+        page = index_page(newest, len(table), table.select(PLOT_COLUMNS).to_pydict(), output_dir)
+        write_bytes(index_html(output_dir), page.encode("utf-8"))
+
+    total = append_run(output_dir, row, then=write_index)
+    index = index_html(output_dir)
+    publish_run_history(newest, total)
     get_run_logger().info(f"Run {row.run} recorded as {row.status} in {run_history_path(output_dir)}; "
                           f"all {total} runs: {index}")
     return index

@@ -12,6 +12,7 @@ table and needs no lock. A table written before a column existed reads back with
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,9 +71,10 @@ SCHEMA = pa.schema([
 assert SCHEMA.names == [f.name for f in dataclasses.fields(RunRow)]
 
 
-def append_run(output_dir: str | Path, row: RunRow) -> int:
+def append_run(output_dir: str | Path, row: RunRow, then: Callable[[pa.Table], None] | None = None) -> int:
     """Add `row` to `<output>/history/runs.parquet` (created on first use), atomically and under the
-    history's lock; return how many runs it now holds."""
+    history's lock; return how many runs it now holds. `then(table)`, given the table with the new row, runs
+    under the same lock: what is written from the history (index.html) is never written from an older one."""
     path = run_history_path(output_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked(history_dir(output_dir) / _LOCK):
@@ -80,6 +82,8 @@ def append_run(output_dir: str | Path, row: RunRow) -> int:
         table = pa.concat_tables([old, pa.Table.from_pylist([dataclasses.asdict(row)], schema=SCHEMA)])
         with atomic_open(path) as handle:
             pq.write_table(table, handle, compression="zstd")
+        if then is not None:
+            then(table)
     return len(table)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,6 +14,7 @@ import pytest
 
 from flows.store.layout import run_history_path
 from flows.store.run_history import SCHEMA, RunRow, append_run, read_runs, read_table
+from mlp.atomic import write_bytes
 
 PARAMS = {"members": ("raw", "framed"), "hidden": (1024, 512), "epochs": 3, "lr": 1e-3, "optimizer": "adamw",
           "augment": "distort", "seed": 0, "group_by": "stem"}
@@ -53,8 +55,13 @@ def test_no_history_yet_reads_as_no_runs(tmp_path):
 
 
 def _append_many(output_dir: str, worker: int, n: int) -> None:
+    """Append n rows, each time writing index.txt (the number of rows) from the table, as index.html is."""
+    def index(table: pa.Table) -> None:
+        write_bytes(Path(output_dir) / "index.txt", str(len(table)).encode())
+
     for k in range(n):
-        append_run(output_dir, completed(f"w{worker}-{k:03d}", f"2026-12-03T10:{worker:02d}:{k:02d}+00:00"))
+        append_run(output_dir, completed(f"w{worker}-{k:03d}", f"2026-12-03T10:{worker:02d}:{k:02d}+00:00"),
+                   then=index)
 
 
 def test_two_processes_appending_at_once_lose_no_row(tmp_path):
@@ -65,6 +72,7 @@ def test_two_processes_appending_at_once_lose_no_row(tmp_path):
     names = sorted(r.run for r in read_runs(tmp_path))
     assert names == sorted(f"w{w}-{k:03d}" for w in (1, 2) for k in range(25))
     assert [p.name for p in (tmp_path / "history").iterdir() if p.name != ".lock"] == ["runs.parquet"]
+    assert (tmp_path / "index.txt").read_text() == "50"  # written under the lock: never from an older table
 
 
 def test_a_table_without_a_newer_column_reads_with_it_empty(tmp_path):
