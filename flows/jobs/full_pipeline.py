@@ -2,8 +2,8 @@
 a report. Run it with ``python flows/full_pipeline.py`` or ``mlpflow run`` (`flows.cli`).
 
 Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
-augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`,
-retention (`flows.store.retention`: old runs and versions go) and the run's row in the history of runs.
+augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`, the run's
+row in the history of runs and retention (`flows.store.retention`: old runs and versions go).
 Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`), whose state.json says
 running, completed or failed (`flows.store.run_state`); ``<output-dir>/latest`` points at the newest complete
 run; each data folder has its own champion,
@@ -135,8 +135,6 @@ def full_pipeline(params: PipelineParams = DEFAULTS, resume: str | None = None) 
                 report = write_run_report(layout, source, ingest, dict(timer.seconds), promotion)
             complete_run(layout)
             mark_latest(params.output_dir, layout)
-        with timer("retention"):
-            apply_retention(params.output_dir, params.keep_runs, layout)
     except Exception as error:
         try:
             record_in_history(entry.failed(error), params.output_dir)
@@ -145,5 +143,7 @@ def full_pipeline(params: PipelineParams = DEFAULTS, resume: str | None = None) 
         raise
     with timer("history"):
         record_in_history(entry.completed(evaluation, promotion, report), params.output_dir)
+    with timer("retention"):  # housekeeping, last: a failure is logged, the run stays complete
+        apply_retention(params.output_dir, params.keep_runs, layout)
     return PipelineResult(layout, report, evaluation.accuracy, evaluation.loss, evaluation.best_epochs,
                           promotion.promoted, dict(timer.seconds), entered)

@@ -122,10 +122,16 @@ def record_in_history(row: RunRow, output_dir: Path) -> Path | None:
 @task(cache_policy=NO_CACHE)
 def apply_retention(output_dir: Path, keep_runs: int, layout: RunLayout) -> Pruned:
     """Remove the run folders and champion versions beyond the newest `keep_runs` (never latest's or a
-    champion's) and finished runs' rebuildable arrays (`flows.store.retention`); log what went."""
-    finished = set(read_table(output_dir)["run"].to_pylist()) | {layout.name}
-    pruned = prune(output_dir, keep_runs, finished)
-    get_run_logger().info(pruned.describe())
+    champion's) and finished runs' rebuildable arrays (`flows.store.retention`); log what went. An OSError
+    (a folder it may not delete) is logged as a warning, not raised: the run it ends is complete."""
+    logger = get_run_logger()
+    try:
+        finished = set(read_table(output_dir)["run"].to_pylist()) | {layout.name}
+        pruned = prune(output_dir, keep_runs, finished)
+    except OSError as error:  # housekeeping: the run is complete; the next run's retention tries again
+        logger.warning(f"Retention stopped ({error}); nothing more was removed, the next run tries again")
+        return Pruned((), (), (), 0)
+    logger.info(pruned.describe())
     return pruned
 
 

@@ -84,7 +84,7 @@ def test_every_run_complete_or_failed_has_its_row(runs, folders):
     assert (failed.val_accuracy, failed.val_loss, failed.promoted, failed.report) == (None,) * 4
     assert oldest.started < failed.started < newest.started and all(
         r.duration_s > 0 for r in (newest, failed, oldest))
-    assert list(b.stage_seconds)[-2:] == ["retention", "history"]
+    assert list(b.stage_seconds)[-2:] == ["history", "retention"]
 
 
 def test_retention_kept_latest_and_the_champion_and_dropped_the_failed_run(runs, folders):
