@@ -150,8 +150,11 @@ class PipelineParams(BaseModel):
 
     def arguments(self, declarations: Mapping[str, Hyper]) -> dict[str, Any]:
         """The values of the fields that set hyper-parameters of `declarations` (mlp.hyper's `TRAINING`,
-        `MODEL` or `DISTORTION`), by the library's names: ``Distortion(**params.arguments(DISTORTION))``."""
-        return {h.name: getattr(self, name) for name, h in DECLARED.items() if declarations.get(h.name) is h}
+        `MODEL` or `DISTORTION`), by the library's names: ``Distortion(**params.arguments(DISTORTION))``.
+
+        Declarations compare equal, not identical: a Prefect task's function reaches a Dask worker pickled
+        by value, with copies of the tables it names (e.g. `MODEL`), and must still find its fields."""
+        return {h.name: getattr(self, name) for name, h in DECLARED.items() if declarations.get(h.name) == h}
 
 
 # The fields that come from a declaration: field name -> the declaration (e.g. distort_elastic -> DISTORTION's
