@@ -170,29 +170,47 @@ def sweep(argv: Sequence[str], prog: str) -> Any:
                                      parents=[build_parser(prog)], epilog=epilog,
                                      description=textwrap.fill(about, HELP_WIDTH),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    chosen = parser.add_argument_group("the configurations")
-    chosen.add_argument("--configs", default="one-change", metavar="NAME[,NAME...]",
-                        help="configurations or studies to train, separated by commas (default: one-change; "
-                        "listed below)")
+    _sweep_flags(parser.add_argument_group("the configurations and where they run"))
     parser.parse_args(argv)  # --help; a flag neither the sweep nor the pipeline has ends here, in one line
-    only_configs = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    only_configs.add_argument("--configs", default="one-change")
-    args, rest = only_configs.parse_known_args(argv)
+    sweep_only = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    _sweep_flags(sweep_only)
+    args, rest = sweep_only.parse_known_args(argv)
     names = [n.strip() for n in args.configs.split(",")]
     try:
         chosen_configs = configurations(PipelineParams(), names)
     except ValueError as error:
         parser.error(f"--configs: {error}")
-    params = parse_args(rest, prog=f"{prog} [--configs NAMES]")
+    params = parse_args(rest, prog=f"{prog} [--configs NAMES] [--runner R] [--address A]")
+    from flows.pipeline.runners import runner_problem
+
+    problem = runner_problem(args.runner, args.address)  # the extra installed, the scheduler answering
+    if problem:
+        fail(prog, problem)
     _preflight(prog, params, networks=len(params.members) * max(1, len(chosen_configs)))
-    from flows.jobs.sweep import sweep as sweep_flow
+    from flows.jobs.sweep import run_sweep
 
     _prefect_console()
-    result = sweep_flow(params, names)
+    result = run_sweep(params, names, args.runner, args.address)
     best = result.rows[0]
     print(f"Best: {best['config']} ({best['changes']}), validation accuracy {best['val_accuracy']:.2%}; "
           f"comparison: {result.markdown}")
     return result
+
+
+def _sweep_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The sweep's own flags: which configurations (--configs) and where they run (--runner, --address)."""
+    from flows.pipeline.runners import RUNNERS
+
+    parser.add_argument("--configs", default="one-change", metavar="NAME[,NAME...]",
+                        help="configurations or studies to train, separated by commas (default: one-change; "
+                        "listed below)")
+    parser.add_argument("--runner", default="threads", choices=list(RUNNERS),
+                        help="where the configurations train: " + "; ".join(
+                            f"{name}, {text}" for name, text in RUNNERS.items()) + " (default: threads)")
+    parser.add_argument("--address", default=None, metavar="tcp://HOST:PORT",
+                        help="the scheduler of a running Dask cluster, for --runner dask (default: a "
+                        "LocalCluster on this machine); its workers need mlpflow installed and the data and "
+                        "output folders at the same paths")
 
 
 HELP_WIDTH = 79  # columns of the help texts laid out by hand
