@@ -101,7 +101,7 @@ def full_pipeline(params: PipelineParams = DEFAULTS) -> PipelineResult:
             layout = start_run(params, source, flow_run.name or make_run_name(source.name))
         entry = entry.at(layout, source)
         with timer("ingest"):
-            ingest = ingest_images(source, layout, params.output_dir)
+            ingest = ingest_images(source, layout, params.output_dir, params.ingest_workers)
         with timer("quality report"):
             check_quality(layout, ingest)
         with timer("split"):

@@ -115,7 +115,7 @@ def sweep(params: PipelineParams = DEFAULTS, configs: list[str] | None = None) -
     root = claim_folder(sweeps_dir(params.output_dir), flow_run.name or make_run_name(source.name))
     shared = RunLayout.at(root / "shared")
     shared.root.mkdir()
-    ingest = ingest_images(source, shared, params.output_dir)
+    ingest = ingest_images(source, shared, params.output_dir, params.ingest_workers)
     check_quality(shared, ingest)
     split_data(shared, params.val_fraction, params.seed, params.group_by)
     # The BLAS threads are set once for all configurations: each of the networks training at once gets its

@@ -147,6 +147,11 @@ class PipelineParams(BaseModel):
         "removed",
     )
     output_dir: Path = Field(ARTIFACTS_DIR, description="where runs/<run-name>/ and latest are written")
+    # Scale-out (README, "Larger data and more machines").
+    ingest_workers: int = Field(
+        1, ge=1, description="processes that decode new images during ingest (1: the flow's own); more speed "
+        "up large folders, the rows and hashes stay the same",
+    )
 
     def arguments(self, declarations: Mapping[str, Hyper]) -> dict[str, Any]:
         """The values of the fields that set hyper-parameters of `declarations` (mlp.hyper's `TRAINING`,
@@ -198,7 +203,8 @@ def _shown(value: Any) -> str:
 
 
 METAVARS = {"hidden": "N[,N...]", "members": "VIEW[,VIEW...]", "data_dir": "DIR", "output_dir": "DIR",
-            "promotion_min_samples": "N", "promotion_alpha": "ALPHA", "keep_runs": "N"}
+            "promotion_min_samples": "N", "promotion_alpha": "ALPHA", "keep_runs": "N",
+            "ingest_workers": "N"}
 # Fields whose help says what they accept without `valid_values`: the paths (their descriptions do).
 RANGE_SHOWN_ELSEWHERE = ("data_dir", "output_dir")
 

@@ -12,6 +12,7 @@ import pytest
 from flows.cli import run_command
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.runners import DASK_EXTRA, parse_address, runner_problem
+from mlp.data import files
 from tests.data_trees import clean_root
 
 PROG = "python flows/sweep.py"
@@ -68,10 +69,12 @@ def test_a_local_cluster_of_two_processes_gives_the_threads_table(tmp_path, data
 
 
 @pytest.mark.usefixtures("prefect_harness", "patient_dask")
-def test_the_command_line_starts_a_local_cluster_without_an_address(tmp_path, data_root):
+def test_the_command_line_runs_a_local_cluster_and_ingests_in_two_processes(tmp_path, data_root):
     result = run_command("sweep", ["--configs", ",".join(CONFIGS), "--runner", "dask", "--data-dir",
-                                   str(data_root), "--output-dir", str(tmp_path / "out"), *SETTINGS])
+                                   str(data_root), "--output-dir", str(tmp_path / "out"), "--ingest-workers",
+                                   "2", *SETTINGS])
     assert sorted(r["config"] for r in result.rows) == sorted(CONFIGS)
+    assert files.read_dataset(result.root / "shared" / "dataset.parquet").X.shape == (30, 48)  # decoded by 2
     assert result.csv.read_text(encoding="utf-8").splitlines()[0].split(",")[:3] == [
         "config", "changes", "val_accuracy"]
 

@@ -85,6 +85,7 @@ def test_no_arguments_give_the_defaults():
         (["--group-by", "stem"], "group_by", "stem"),
         (["--group-by", r"^(\w+)_"], "group_by", r"^(\w+)_"),
         (["--output-dir", "out/runs"], "output_dir", Path("out/runs")),
+        (["--ingest-workers", "4"], "ingest_workers", 4),
     ],
 )
 def test_each_flag(argv, field, expected):
