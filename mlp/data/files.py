@@ -70,7 +70,8 @@ def read_metadata(parquet_path: str | os.PathLike) -> dict[str, Any]:
     return {k.decode()[n:]: json.loads(v) for k, v in raw.items() if k.startswith(_PREFIX.encode())}
 
 
-def _pixels(table: pa.Table) -> np.ndarray:
+def pixel_rows(table: pa.Table) -> np.ndarray:
+    """The pixels column of an ingested table as (n, h*w) uint8."""
     column = table.column("pixels")
     n_pixels = column.type.list_size
     flat = column.combine_chunks().flatten() if column.num_chunks else pa.array([], pa.uint8())
@@ -92,7 +93,7 @@ def _cache(path: Path, meta: dict, settings: dict, root: Path) -> tuple[dict[str
         cache[p] = (size, mtime, i, digest, (h, w))
     for u in meta["unreadable"]:
         cache[u["path"]] = (u["size"], u["mtime_ns"], None, u["sha256"], u["reason"])
-    return cache, _pixels(table)
+    return cache, pixel_rows(table)
 
 
 def ingest(
@@ -231,7 +232,7 @@ def read_dataset(parquet_path: str | os.PathLike) -> ImageDataset:
     table = pq.read_table(parquet_path)
     text = {c: np.asarray(table.column(c).to_pylist(), dtype=str) for c in ("split", "path", "sha256")}
     return ImageDataset(
-        X=_pixels(table),
+        X=pixel_rows(table),
         y=table.column("label").to_numpy().astype(np.int64),
         split=text["split"],
         paths=text["path"],
