@@ -66,9 +66,9 @@ def test_bad_buffers_and_rows_are_named(tmp_path):
         ParquetBatches(path, buffer_rows=99)
     with pytest.raises(ValueError, match=r"rows must lie in \[0, 500\) .* got 0 to 500"):
         ParquetBatches(path, rows=[0, 500], buffer_rows=200)
-    source = ParquetBatches(path, buffer_rows=120)
-    with pytest.raises(ValueError, match="buffer_rows 120 cannot hold a row group of 100 rows beside the 31 "
-                       "rows short of a batch of 32: give at least 131"):
+    source = ParquetBatches(path, buffer_rows=230)
+    with pytest.raises(ValueError, match=r"buffer_rows 230 cannot hold two row groups of 100 rows \(one read "
+                       r"ahead\) beside the 31 rows short of a batch of 32: give at least 231"):
         next(source.batches(32, np.random.default_rng(0), shuffle=True))
     with pytest.raises(ValueError, match="no rows to write"):
         write_rows(tmp_path / "empty.parquet", [], row_group_rows=10)

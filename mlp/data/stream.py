@@ -3,10 +3,13 @@
 `ParquetBatches` is a `mlp.batch_source.BatchSource`: each epoch it reads the data set's row groups in a
 random order (pyarrow, the pixels and label columns only), gathers them in a shuffle buffer of at most
 `buffer_rows` rows, shuffles the buffer and hands out its batches, each made into the model's inputs by
-`transform(X, rng)` (normalisation and augmentation per batch). Memory stays at the buffer's rows whatever
-the data set's size. Rows are shuffled across row groups (their order) and within the buffer (its rows),
-not over the whole data set: a buffer of several row groups mixes them well when ingest wrote the rows in
-no particular order or the buffer spans many groups.
+`transform(X, rng)` (normalisation and augmentation per batch), while the next row group is read in a
+background thread. Memory stays at the buffer's rows whatever the data set's size.
+
+Rows are shuffled across row groups (their order) and within the buffer (its rows), not over the whole data
+set. Ingest writes rows in folder order, class after class: a buffer of a few row groups then holds a few
+classes. Write the training rows once in random order (`write_rows` of a permutation, as the pipeline's
+shuffle stage does for the in-memory training set) and the buffer's batches mix every class.
 
 `choose` says whether a training set of n rows is loaded whole or streamed, from `STREAMING`'s
 declarations (mlp.hyper): data_source (auto, memory, stream) and memory_budget_mb.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -133,28 +137,35 @@ class ParquetBatches:
     def batches(self, batch_size: int, rng: np.random.Generator,
                 shuffle: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """One epoch's (inputs (b, n_in), labels (b,)) batches, every row once; b = batch_size but the last.
-        With `shuffle`, row groups come in an order drawn from `rng`, and the buffer's rows are shuffled."""
+        With `shuffle`, row groups come in an order drawn from `rng`, and the buffer's rows are shuffled.
+        The next row group is read in a background thread while the buffer's batches train (pyarrow
+        decompresses without the GIL); the buffer keeps room for it."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         largest = int(self._sizes.max())
-        if self.buffer_rows < largest + batch_size - 1:
-            raise ValueError(f"buffer_rows {self.buffer_rows} cannot hold a row group of {largest} rows "
-                             f"beside the {batch_size - 1} rows short of a batch of {batch_size}: give at "
-                             f"least {largest + batch_size - 1}")
+        if self.buffer_rows < 2 * largest + batch_size - 1:
+            raise ValueError(f"buffer_rows {self.buffer_rows} cannot hold two row groups of {largest} rows "
+                             f"(one read ahead) beside the {batch_size - 1} rows short of a batch of "
+                             f"{batch_size}: give at least {2 * largest + batch_size - 1}")
         groups = [g for g in (rng.permutation(len(self._sizes)) if shuffle else range(len(self._sizes)))
                   if len(self._local[g])]
-        buffer_X = np.empty((self.buffer_rows, self.n_features), np.uint8)
-        buffer_y = np.empty(self.buffer_rows, np.int64)
+        room = self.buffer_rows - largest  # the rest is the row group read ahead
+        buffer_X = np.empty((room, self.n_features), np.uint8)
+        buffer_y = np.empty(room, np.int64)
         held = 0
-        for g in groups:
-            # Room for the whole row group being read (pyarrow decodes it whole) beside the rows kept.
-            if held + int(self._sizes[g]) > self.buffer_rows:
-                held = yield from self._drain(buffer_X, buffer_y, held, batch_size, rng, shuffle, final=False)
-            self.peak_rows = max(self.peak_rows, held + int(self._sizes[g]))
-            X, y = self._read(g)
-            buffer_X[held:held + len(y)], buffer_y[held:held + len(y)] = X, y
-            held += len(y)
-        yield from self._drain(buffer_X, buffer_y, held, batch_size, rng, shuffle, final=True)
+        with ThreadPoolExecutor(1, "mlp-stream") as reader:
+            ahead = reader.submit(self._read, groups[0]) if groups else None
+            for k, g in enumerate(groups):
+                X, y = ahead.result()
+                ahead = reader.submit(self._read, groups[k + 1]) if k + 1 < len(groups) else None
+                # Held now: the buffer, this group (read whole by pyarrow) and the next one being read.
+                if held + int(self._sizes[g]) > room:
+                    held = yield from self._drain(buffer_X, buffer_y, held, batch_size, rng, shuffle, False)
+                self.peak_rows = max(self.peak_rows, held + int(self._sizes[g]) + (
+                    int(self._sizes[groups[k + 1]]) if k + 1 < len(groups) else 0))
+                buffer_X[held:held + len(y)], buffer_y[held:held + len(y)] = X, y
+                held += len(y)
+            yield from self._drain(buffer_X, buffer_y, held, batch_size, rng, shuffle, final=True)
 
     def _drain(self, buffer_X: np.ndarray, buffer_y: np.ndarray, held: int, batch_size: int,
                rng: np.random.Generator, shuffle: bool, final: bool):
