@@ -181,9 +181,13 @@ def sweep(argv: Sequence[str], prog: str) -> Any:
     except ValueError as error:
         parser.error(f"--configs: {error}")
     params = parse_args(rest, prog=f"{prog} [--configs NAMES] [--runner R] [--address A]")
-    from flows.pipeline.runners import runner_problem
+    from flows.pipeline.runners import api_problem, runner_problem
 
     problem = runner_problem(args.runner, args.address)  # the extra installed, the scheduler answering
+    if problem is None and args.address is not None:
+        from prefect.settings import PREFECT_API_URL
+
+        problem = api_problem(args.address, PREFECT_API_URL.value())  # remote workers reach Prefect
     if problem:
         fail(prog, problem)
     _preflight(prog, params, networks=len(params.members) * max(1, len(chosen_configs)))

@@ -44,6 +44,29 @@ def parse_address(address: str) -> tuple[str, str, int]:
     return scheme, found["host"].strip("[]"), port
 
 
+def normal_address(address: str) -> str:
+    """`address` as distributed takes it: ``scheme://host:port`` (``tcp://10.0.0.5`` -> ``...:8786``)."""
+    scheme, host, port = parse_address(address)
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def is_local(address: str) -> bool:
+    """Whether the scheduler at `address` runs on this machine (a loopback host)."""
+    host = parse_address(address)[1]
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def api_problem(address: str | None, api_url: str | None) -> str | None:
+    """Why workers of the cluster at `address` could not report to Prefect, or None: workers on other
+    machines need a Prefect server they can reach (`api_url`, PREFECT_API_URL); the temporary server a flow
+    starts listens on 127.0.0.1 only."""
+    if address is None or api_url or is_local(address):
+        return None
+    return ("--address: the Dask workers on other machines report their task runs to Prefect's API, and "
+            "PREFECT_API_URL is not set: start a server they can reach (prefect server start --host 0.0.0.0) "
+            "and export PREFECT_API_URL=http://THIS-HOST:4200/api")
+
+
 def missing_extra() -> str | None:
     """The Dask packages that are not installed, named in one line with the command that installs them;
     None when both are."""
@@ -101,7 +124,7 @@ def task_runner(runner: str, address: str | None, workers: int) -> Any:
     from prefect_dask import DaskTaskRunner
 
     if address is not None:
-        return DaskTaskRunner(address=address)
+        return DaskTaskRunner(address=normal_address(address))
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                           cluster_kwargs=local_cluster_kwargs(workers))
 

@@ -11,7 +11,7 @@ import pytest
 
 from flows.cli import run_command
 from flows.pipeline.params import PipelineParams
-from flows.pipeline.runners import DASK_EXTRA, parse_address, runner_problem
+from flows.pipeline.runners import DASK_EXTRA, api_problem, normal_address, parse_address, runner_problem
 from mlp.data import files
 from tests.data_trees import clean_root
 
@@ -123,3 +123,13 @@ def test_without_the_extra_the_dask_runner_names_the_install_command(monkeypatch
     assert runner_problem("dask", None) == (
         "--runner dask needs prefect-dask, which is not installed: pip install -e '.[dask]'")
     assert runner_problem("threads", None) is None
+
+
+def test_addresses_are_normalised_and_remote_workers_need_a_prefect_server():
+    assert normal_address("10.0.0.5") == "tcp://10.0.0.5:8786"
+    assert normal_address("tls://[::1]:9000") == "tls://[::1]:9000"
+    assert api_problem("tcp://127.0.0.1:8786", None) is None  # workers here reach the temporary server
+    assert api_problem("tcp://10.0.0.5:8786", "http://10.0.0.1:4200/api") is None
+    assert api_problem("tcp://10.0.0.5:8786", None).startswith(
+        "--address: the Dask workers on other machines report their task runs to Prefect's API, and "
+        "PREFECT_API_URL is not set")
