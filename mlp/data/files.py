@@ -1,6 +1,7 @@
 """Class folders of images to a Parquet data set and back; images for prediction; arrays between stages.
 
-The only module that touches pyarrow. Raw data under the root is only ever read.
+With `stream` (training batches read by row groups), the only modules that touch pyarrow. Raw data under
+the root is only ever read.
 """
 
 from __future__ import annotations
