@@ -138,8 +138,8 @@ def sweep(params: PipelineParams = DEFAULTS, configs: list[str] | None = None) -
 
 def sweep_on(runner: str = "threads", address: str | None = None) -> Any:
     """The sweep flow on `runner` (`flows.pipeline.runners.RUNNERS`): threads, or Dask workers of the
-    scheduler at `address`, else of a LocalCluster of WORKERS processes started for the run. Call it as
-    the flow: ``sweep_on("dask")(params, ["default", "no-dropout"])``."""
+    scheduler at `address`, else of a LocalCluster of WORKERS processes started for the run. `run_sweep`
+    calls it so that Dask workers report to this process's Prefect API."""
     if runner == "threads" and address is None:
         return sweep
     return sweep.with_options(task_runner=task_runner(runner, address, WORKERS))
