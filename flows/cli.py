@@ -66,8 +66,9 @@ def _preflight(prog: str, params: Any, networks: int) -> None:
 RESUME_HELP = """\
 A run stopped before it completed (killed, the machine stopped, a failure that has passed) keeps its folder,
 its state (state.json: running or failed) and each network's last checkpoint. --resume continues the newest
-such run of --output-dir, or the one named, with the parameters it began with (its params.json): the data
-stages again, then each network from its last epoch, ending with the weights of an uninterrupted run:
+such run of --output-dir, or the one named, with the parameters it began with (its params.json; only
+--ingest-workers, --train-retries and --keep-runs may be given too): the data stages again, then each network
+from its last epoch, ending with the weights of an uninterrupted run:
 
     python flows/full_pipeline.py --resume                  # the newest incomplete run of artifacts/
     python flows/full_pipeline.py --resume 20261203-091500-hanzi12 --output-dir /data/out
@@ -114,22 +115,27 @@ def run(argv: Sequence[str], prog: str) -> Any:
     return result
 
 
+# The flags --resume takes besides --output-dir: they change how a run goes, not what it trains.
+RESUME_MAY_CHANGE = ("output_dir", "ingest_workers", "train_retries", "keep_runs")
+
+
 def _resumed(prog: str, rest: Sequence[str], output_dir: Path, name: str) -> tuple[Any, str]:
     """The parameters and the name of the run ``--resume [NAME]`` continues in `output_dir` (the newest
-    incomplete one for ""); a problem ends the command in one line."""
+    incomplete one for ""), with the flags of RESUME_MAY_CHANGE given in `rest`; a problem ends the command
+    in one line."""
     from flows.pipeline.params import PipelineParams, build_parser, flag
     from flows.store.run_state import resumable
     from flows.store.runs import read_record
 
-    given = [flag(k) for k, v in vars(build_parser(prog).parse_args(rest)).items()
-             if v is not None and k != "output_dir"]
-    if given:
+    given = {k: v for k, v in vars(build_parser(prog).parse_args(rest)).items() if v is not None}
+    refused = [flag(k) for k in given if k not in RESUME_MAY_CHANGE]
+    if refused:
         fail(prog, "--resume continues a run with the parameters it began with (its params.json); leave out "
-             + ", ".join(given))
+             + ", ".join(refused))
     try:
         layout = resumable(output_dir, name or None)
         record = read_record(layout)
-        params = PipelineParams(**{**record["parameters"], "output_dir": output_dir})
+        params = PipelineParams(**{**record["parameters"], **given, "output_dir": output_dir})
     except (OSError, ValueError, KeyError, TypeError) as error:  # pydantic's ValidationError is a ValueError
         fail(prog, " ".join(str(error).split()))
     return params, layout.name
@@ -214,29 +220,51 @@ def sweep(argv: Sequence[str], prog: str) -> Any:
                                      parents=[build_parser(prog)], epilog=epilog,
                                      description=textwrap.fill(about, HELP_WIDTH),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    chosen = parser.add_argument_group("the configurations")
-    chosen.add_argument("--configs", default="one-change", metavar="NAME[,NAME...]",
-                        help="configurations or studies to train, separated by commas (default: one-change; "
-                        "listed below)")
+    _sweep_flags(parser.add_argument_group("the configurations and where they run"))
     parser.parse_args(argv)  # --help; a flag neither the sweep nor the pipeline has ends here, in one line
-    only_configs = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    only_configs.add_argument("--configs", default="one-change")
-    args, rest = only_configs.parse_known_args(argv)
+    sweep_only = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    _sweep_flags(sweep_only)
+    args, rest = sweep_only.parse_known_args(argv)
     names = [n.strip() for n in args.configs.split(",")]
     try:
         chosen_configs = configurations(PipelineParams(), names)
     except ValueError as error:
         parser.error(f"--configs: {error}")
-    params = parse_args(rest, prog=f"{prog} [--configs NAMES]")
+    params = parse_args(rest, prog=f"{prog} [--configs NAMES] [--runner R] [--address A]")
+    from flows.pipeline.runners import api_problem, runner_problem
+
+    problem = runner_problem(args.runner, args.address)  # the extra installed, the scheduler answering
+    if problem is None and args.address is not None:
+        from prefect.settings import PREFECT_API_URL
+
+        problem = api_problem(args.address, PREFECT_API_URL.value())  # remote workers reach Prefect
+    if problem:
+        fail(prog, problem)
     _preflight(prog, params, networks=len(params.members) * max(1, len(chosen_configs)))
-    from flows.jobs.sweep import sweep as sweep_flow
+    from flows.jobs.sweep import run_sweep
 
     _prefect_console()
-    result = sweep_flow(params, names)
+    result = run_sweep(params, names, args.runner, args.address)
     best = result.rows[0]
     print(f"Best: {best['config']} ({best['changes']}), validation accuracy {best['val_accuracy']:.2%}; "
           f"comparison: {result.markdown}")
     return result
+
+
+def _sweep_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The sweep's own flags: which configurations (--configs) and where they run (--runner, --address)."""
+    from flows.pipeline.runners import RUNNERS
+
+    parser.add_argument("--configs", default="one-change", metavar="NAME[,NAME...]",
+                        help="configurations or studies to train, separated by commas (default: one-change; "
+                        "listed below)")
+    parser.add_argument("--runner", default="threads", choices=list(RUNNERS),
+                        help="where the configurations train: " + "; ".join(
+                            f"{name}, {text}" for name, text in RUNNERS.items()) + " (default: threads)")
+    parser.add_argument("--address", default=None, metavar="tcp://HOST:PORT",
+                        help="the scheduler of a running Dask cluster, for --runner dask (default: a "
+                        "LocalCluster on this machine); its workers need mlpflow installed and the data and "
+                        "output folders at the same paths")
 
 
 HELP_WIDTH = 79  # columns of the help texts laid out by hand

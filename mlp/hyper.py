@@ -222,3 +222,14 @@ DISTORTION = Table(
           "their 34 with sigma 4 on 28x28 digits); 0 turns it off", ge=0),
     Hyper("elastic_sigma", float, 4.0, "smoothness of the elastic field in pixels", gt=0),
 )
+
+# Where the training batches come from (mlp.data.stream): the training set in memory, or streamed from the
+# Parquet data set by row groups.
+STREAMING = Table(
+    Hyper("data_source", str, "auto", "where training batches come from: memory (the training set loaded "
+          "whole), stream (read from the Parquet data set by row groups, shuffled across row groups and "
+          "within a buffer, normalised and augmented per batch), auto (stream when the training set would "
+          "take more than the memory budget)", choices=("auto", "memory", "stream")),
+    Hyper("memory_budget_mb", float, 2048.0, "memory in MB the training set may take when loaded whole; a "
+          "stream's shuffle buffer holds at most as many rows as fit in it", gt=0),
+)

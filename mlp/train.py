@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from mlp.batch_source import BatchSource
 from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.config import TrainConfig
 from mlp.epoch_inputs import Augment, EpochInputs
@@ -133,6 +134,16 @@ def _loss_and_accuracy(model: MLP, loss_fn: MSE | CrossEntropy, X: np.ndarray,
     return total / n, (correct / n if loss_fn.classification else None)
 
 
+def _batch_source(X: object, y: object, augment: Augment | None) -> BatchSource | None:
+    """X when it is a BatchSource (then y and augment must be None), else None."""
+    if not isinstance(X, BatchSource):
+        return None
+    if y is not None or augment is not None:
+        raise ValueError("with a BatchSource as X, give y=None and no augment: the source yields the labels "
+                         "and makes each batch's inputs itself")
+    return X
+
+
 class Trainer:
     """Trains an MLP as `config` says; `callbacks` are called as fn(record, history) after every epoch."""
 
@@ -165,15 +176,20 @@ class Trainer:
         epoch ahead in a background thread (`mlp.epoch_inputs`). X is then what augment takes (still checked
         as the model's finite (n, n_in) inputs, e.g. raw pixels), rows matching y, and augment's output is
         checked the same way; resume compares X itself, not what augment makes of it.
+
+        X may instead be a `BatchSource` (y None, no augment): a training set larger than memory, whose
+        batches the source makes each epoch (`_train_batches`; `mlp.data.stream` streams them from Parquet).
         """
         cfg = self.config
         loss_fn = get_loss(cfg.loss, cfg.label_smoothing)
-        X, y = check_data(model, loss_fn, X, y)
+        source = _batch_source(X, y, augment)  # None: X and y are the arrays
+        if source is None:
+            X, y = check_data(model, loss_fn, X, y)
         if (X_val is None) != (y_val is None):
             raise ValueError("give both X_val and y_val, or neither")
         if X_val is not None:
             X_val, y_val = check_data(model, loss_fn, X_val, y_val, name="X_val")
-        n = X.shape[0]
+        n = X.shape[0] if source is None else source.n_rows
         batch_size = n if cfg.batch_size is None else min(cfg.batch_size, n)
         has_batchnorm = any(isinstance(layer, BatchNorm1d) for layer in model.layers)
         if has_batchnorm and (batch_size == 1 or n % batch_size == 1):
@@ -192,7 +208,8 @@ class Trainer:
         rng = np.random.default_rng(cfg.seed)
         select = X_val is not None
         history = History(monitor=cfg.monitor if select else "train_loss")
-        fingerprint = None if ckpt_dir is None else data_fingerprint(X, y, X_val, y_val)
+        fingerprint = None if ckpt_dir is None else data_fingerprint(X, y, X_val, y_val) if source is None \
+            else data_fingerprint(np.frombuffer(source.fingerprint().encode(), np.uint8), X_val, y_val)
         # The weights fit ends with: the best epoch's when validating, else the last finished epoch's.
         kept_params = model.flat_params.copy()
         kept_buffers = {k: v.copy() for k, v in model.buffers().items()}
@@ -202,7 +219,8 @@ class Trainer:
 
         bar = tqdm(total=cfg.epochs, initial=len(history), desc="training", unit="epoch",
                    disable=not cfg.progress, dynamic_ncols=True)
-        inputs = EpochInputs(X, augment, cfg.seed, cfg.epochs, model.check_input)
+        inputs = None if source is not None else EpochInputs(X, augment, cfg.seed, cfg.epochs,
+                                                             model.check_input)
         try:
             for epoch in range(len(history) + 1, cfg.epochs + 1):
                 if cfg.patience is not None and history.epochs_since_best >= cfg.patience:
@@ -210,8 +228,12 @@ class Trainer:
                 started = time.perf_counter()
                 lr = learning_rate(cfg.schedule, cfg.lr, epoch - 1, cfg.epochs, cfg.warmup_epochs,
                                    cfg.step_size, cfg.gamma, cfg.min_lr)
-                train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, inputs(epoch), y,
-                                                          batch_size, lr, rng, epoch)
+                if source is not None:
+                    train_loss, train_acc = self._train_batches(model, loss_fn, optimizer, source, batch_size,
+                                                                lr, rng, epoch)
+                else:
+                    train_loss, train_acc = self._train_epoch(model, loss_fn, optimizer, inputs(epoch), y,
+                                                              batch_size, lr, rng, epoch)
                 with np.errstate(**_QUIET):
                     val_loss, val_acc = (None, None) if X_val is None else _loss_and_accuracy(
                         model, loss_fn, X_val, y_val)
@@ -238,7 +260,8 @@ class Trainer:
                         if history.records else "the start of this fit")
             raise
         finally:
-            inputs.close()
+            if inputs is not None:
+                inputs.close()
             bar.close()
         _copy_weights(model, kept_params, kept_buffers, into_model=True)
         return history
@@ -292,6 +315,37 @@ class Trainer:
             if bar is not None:
                 bar.close()
         return total / n, (correct / n if classification else None)
+
+    # ------------------------------------------------------------------------------------------------------
+    # A training set larger than memory: one epoch over a BatchSource's batches. The step is _train_epoch's,
+    # on batches the source made (checked here, as check_data checks arrays); keep the two in step.
+    @np.errstate(**_QUIET)
+    def _train_batches(self, model: MLP, loss_fn: MSE | CrossEntropy, optimizer: Optimizer,
+                       source: BatchSource, batch_size: int, lr: float, rng: np.random.Generator,
+                       epoch: int) -> tuple[float, float | None]:
+        """One pass over `source`'s batches; returns the running loss and accuracy."""
+        n_batches = -(-source.n_rows // batch_size)
+        params, grads, clip = model.flat_params, model.flat_grads, self.config.clip_grad_norm
+        total, correct, seen = 0.0, 0, 0
+        for b, (xb, yb) in enumerate(source.batches(batch_size, rng, self.config.shuffle)):
+            xb, yb = check_data(model, loss_fn, xb, yb, name=f"streamed batch {b + 1}")
+            out = model.forward(xb, train=True)
+            value, grad = loss_fn.value_and_grad(out, yb)
+            if not math.isfinite(value):
+                raise Diverged(f"non-finite training loss {value}", epoch, b + 1, n_batches, lr)
+            model.backward(grad, need_input_grad=False)
+            if not math.isfinite(float(np.dot(grads, grads))):
+                raise Diverged("non-finite gradient norm", epoch, b + 1, n_batches, lr)
+            if clip is not None:
+                clip_grad_norm(grads, clip)
+            optimizer.step(params, grads, lr)
+            total += value * len(yb)
+            seen += len(yb)
+            if loss_fn.classification:
+                correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+        if seen != source.n_rows:
+            raise ValueError(f"the batch source gave {seen} rows in epoch {epoch}; it has {source.n_rows}")
+        return total / seen, (correct / seen if loss_fn.classification else None)
 
     def _save(self, ckpt_dir: Path, model: MLP, optimizer: Optimizer, rng: np.random.Generator,
               history: History, metadata: dict, best_params: np.ndarray, best_buffers: dict, select: bool,

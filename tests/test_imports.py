@@ -11,7 +11,7 @@ import pytest
 CORE = ["mlp.layers", "mlp.activations", "mlp.losses", "mlp.optim", "mlp.model", "mlp.train",
         "mlp.checkpoint", "mlp.config", "mlp.history"]
 DATA = ["mlp.data.files", "mlp.data.split", "mlp.data.distort", "mlp.data.views", "mlp.data.transforms",
-        "mlp.data.quality"]
+        "mlp.data.quality", "mlp.data.stream", "mlp.data.decoding"]
 
 
 def loaded_after(modules: list[str]) -> set[str]:

@@ -109,7 +109,7 @@ def full_pipeline(params: PipelineParams = DEFAULTS, resume: str | None = None) 
         entry = entry.at(layout, source)
         with tracked(layout, params.output_dir, resuming=bool(resume)):  # running, then completed or failed
             with timer("ingest"):
-                ingest = ingest_images(source, layout, params.output_dir)
+                ingest = ingest_images(source, layout, params.output_dir, params.ingest_workers)
             with timer("quality report"):
                 check_quality(layout, ingest)
             with timer("split"):

@@ -154,11 +154,19 @@ class PipelineParams(BaseModel):
         "its last checkpoint",
     )
     output_dir: Path = Field(ARTIFACTS_DIR, description="where runs/<run-name>/ and latest are written")
+    # Scale-out (README, "Larger data and more machines").
+    ingest_workers: int = Field(
+        1, ge=1, description="processes that decode new images during ingest (1: the flow's own); more speed "
+        "up large folders, the rows and hashes stay the same",
+    )
 
     def arguments(self, declarations: Mapping[str, Hyper]) -> dict[str, Any]:
         """The values of the fields that set hyper-parameters of `declarations` (mlp.hyper's `TRAINING`,
-        `MODEL` or `DISTORTION`), by the library's names: ``Distortion(**params.arguments(DISTORTION))``."""
-        return {h.name: getattr(self, name) for name, h in DECLARED.items() if declarations.get(h.name) is h}
+        `MODEL` or `DISTORTION`), by the library's names: ``Distortion(**params.arguments(DISTORTION))``.
+
+        Declarations compare equal, not identical: a Prefect task's function reaches a Dask worker pickled
+        by value, with copies of the tables it names (e.g. `MODEL`), and must still find its fields."""
+        return {h.name: getattr(self, name) for name, h in DECLARED.items() if declarations.get(h.name) == h}
 
 
 # The fields that come from a declaration: field name -> the declaration (e.g. distort_elastic -> DISTORTION's
@@ -202,7 +210,8 @@ def _shown(value: Any) -> str:
 
 
 METAVARS = {"hidden": "N[,N...]", "members": "VIEW[,VIEW...]", "data_dir": "DIR", "output_dir": "DIR",
-            "promotion_min_samples": "N", "promotion_alpha": "ALPHA", "keep_runs": "N"}
+            "promotion_min_samples": "N", "promotion_alpha": "ALPHA", "keep_runs": "N",
+            "ingest_workers": "N"}
 # Fields whose help says what they accept without `valid_values`: the paths (their descriptions do).
 RANGE_SHOWN_ELSEWHERE = ("data_dir", "output_dir")
 

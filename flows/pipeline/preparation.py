@@ -109,9 +109,11 @@ def reopen_run(output_dir: Path, name: str) -> RunLayout:
 
 
 @task(cache_policy=NO_CACHE)
-def ingest_images(source: DataSource, layout: RunLayout, output_dir: Path) -> IngestSummary:
-    """Decode new or changed images into the data root's shared Parquet file; snapshot it into the run."""
-    summary = IngestSummary.of(files.ingest(source.root, dataset_path(output_dir, source.root)))
+def ingest_images(source: DataSource, layout: RunLayout, output_dir: Path, workers: int = 1) -> IngestSummary:
+    """Decode new or changed images (in `workers` processes) into the data root's shared Parquet file;
+    snapshot it into the run."""
+    parquet = dataset_path(output_dir, source.root)
+    summary = IngestSummary.of(files.ingest(source.root, parquet, workers=workers))
     snapshot(summary.parquet, layout.dataset)
     get_run_logger().info(summary.describe())
     return summary

@@ -1,6 +1,7 @@
 """Class folders of images to a Parquet data set and back; images for prediction; arrays between stages.
 
-The only module that touches pyarrow. Raw data under the root is only ever read.
+With `stream` (training batches read by row groups), the only modules that touch pyarrow. Raw data under
+the root is only ever read.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import zipfile
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,10 +23,14 @@ from mlp import __version__
 from mlp.atomic import atomic_open, save_npz
 from mlp.data import folders, images
 from mlp.data.dataset import ImageDataset, IngestResult, LoadedImages
+from mlp.data.decoding import check_workers, decode_files
 from mlp.data.folders import FileEntry
 from mlp.data.quality import DatasetError, QualityReport, Skipped, WrongSize, check, majority_shape
 
 FORMAT_VERSION = 1
+# Rows per Parquet row group: the unit a streaming reader (mlp.data.stream) loads and shuffles; 4,096 images
+# of 28x28 are 3 MB of pixels.
+ROW_GROUP_ROWS = 4096
 _PREFIX = "mlpflow."
 
 
@@ -65,7 +71,8 @@ def read_metadata(parquet_path: str | os.PathLike) -> dict[str, Any]:
     return {k.decode()[n:]: json.loads(v) for k, v in raw.items() if k.startswith(_PREFIX.encode())}
 
 
-def _pixels(table: pa.Table) -> np.ndarray:
+def pixel_rows(table: pa.Table) -> np.ndarray:
+    """The pixels column of an ingested table as (n, h*w) uint8."""
     column = table.column("pixels")
     n_pixels = column.type.list_size
     flat = column.combine_chunks().flatten() if column.num_chunks else pa.array([], pa.uint8())
@@ -87,7 +94,7 @@ def _cache(path: Path, meta: dict, settings: dict, root: Path) -> tuple[dict[str
         cache[p] = (size, mtime, i, digest, (h, w))
     for u in meta["unreadable"]:
         cache[u["path"]] = (u["size"], u["mtime_ns"], None, u["sha256"], u["reason"])
-    return cache, _pixels(table)
+    return cache, pixel_rows(table)
 
 
 def ingest(
@@ -97,6 +104,8 @@ def ingest(
     resize: Sequence[int] | None = None,
     extensions: Sequence[str] | None = folders.IMAGE_EXTENSIONS,
     force: bool = False,
+    workers: int = 1,
+    executor: Executor | None = None,
 ) -> IngestResult:
     """Decode ``root/{train,validation}/<label>/**`` and ``root/test/**`` into one Parquet file, one row per
     usable image (pixels (h*w,) uint8, label, names, split, path, sha256, source height/width).
@@ -104,9 +113,12 @@ def ingest(
     Incremental: an unchanged tree (same paths, sizes, mtimes, ``labels.txt`` and options) writes nothing;
     otherwise only new or changed files are decoded (``force=True`` decodes all). ``resize=(h, w)`` resizes
     every image; without it, images not of the most common size are reported and left out. ``extensions=None``
-    tries every file with Pillow. Raises ``DatasetError`` (a ValueError carrying the quality report) for an
-    empty class folder or no readable image; nothing is written then."""
+    tries every file with Pillow. ``workers`` > 1 decodes in that many local processes, ``executor`` (e.g. a
+    Dask client's ``get_executor()``) on its workers (`mlp.data.decoding`); the rows and hashes are the
+    serial ones. Rows are written in row groups of ROW_GROUP_ROWS. Raises ``DatasetError`` (a ValueError
+    carrying the quality report) for an empty class folder or no readable image; nothing is written then."""
     resize = images.check_shape(resize)
+    check_workers(workers)
     exts = folders.normalise_extensions(extensions)
     tree = folders.walk(root, exts)
     settings = {"resize": list(resize) if resize else None, "extensions": list(exts) if exts else None}
@@ -120,7 +132,8 @@ def ingest(
         return IngestResult(out, report.n_images, 0, len(tree.entries), False, fingerprint, report)
 
     cache, old_pixels = _cache(out, meta, settings, tree.root) if meta and not force else ({}, None)
-    found = _decode_or_reuse(tree, cache, tuple(meta["image_shape"]) if meta else None, resize)
+    found = _decode_or_reuse(tree, cache, tuple(meta["image_shape"]) if meta else None, resize, workers,
+                             executor)
     readable = [f for f in found if f.decoded.error is None]
     unreadable = [(f.entry, f.decoded) for f in found if f.decoded.error is not None]
     skipped = sorted(
@@ -155,7 +168,7 @@ def ingest(
     }
     table = _table(X, [(f.entry, f.decoded) for f in rows], tree.class_names, display, metadata)
     with atomic_open(out) as handle:
-        pq.write_table(table, handle, compression="zstd")
+        pq.write_table(table, handle, compression="zstd", row_group_size=ROW_GROUP_ROWS)
     n_reused = sum(f.reused for f in found)
     return IngestResult(out, len(rows), len(found) - n_reused, n_reused, True, fingerprint, report)
 
@@ -168,9 +181,12 @@ class _Found(NamedTuple):
     reused: bool
 
 
-def _decode_or_reuse(tree: folders.Tree, cache: dict, old_shape, resize) -> list[_Found]:
-    """Each file's outcome: reused from ``cache`` when its size and mtime are unchanged, else decoded now."""
-    found = []
+def _decode_or_reuse(tree: folders.Tree, cache: dict, old_shape, resize, workers: int = 1,
+                     executor: Executor | None = None) -> list[_Found]:
+    """Each file's outcome: reused from ``cache`` when its size and mtime are unchanged, else decoded now
+    (all of those at once: `decoding.decode_files`)."""
+    found: list[_Found | None] = []
+    new = []  # indices in `found` of the files to decode
     for e in tree.entries:
         hit = cache.get(e.path)
         if hit is not None and hit[:2] == (e.size, e.mtime_ns):
@@ -181,8 +197,11 @@ def _decode_or_reuse(tree: folders.Tree, cache: dict, old_shape, resize) -> list
                 reused = images.Decoded(None, digest, source_shape=detail)
                 found.append(_Found(e, reused, old_shape, row, True))
             continue
-        d = images.read_file(os.path.join(tree.root, e.path), resize)
-        found.append(_Found(e, d, d.pixels.shape if d.error is None else None, None, False))
+        new.append(len(found))
+        found.append(None)
+    paths = [os.path.join(tree.root, tree.entries[i].path) for i in new]
+    for i, d in zip(new, decode_files(paths, resize, workers=workers, executor=executor), strict=True):
+        found[i] = _Found(tree.entries[i], d, d.pixels.shape if d.error is None else None, None, False)
     return found
 
 
@@ -214,7 +233,7 @@ def read_dataset(parquet_path: str | os.PathLike) -> ImageDataset:
     table = pq.read_table(parquet_path)
     text = {c: np.asarray(table.column(c).to_pylist(), dtype=str) for c in ("split", "path", "sha256")}
     return ImageDataset(
-        X=_pixels(table),
+        X=pixel_rows(table),
         y=table.column("label").to_numpy().astype(np.int64),
         split=text["split"],
         paths=text["path"],

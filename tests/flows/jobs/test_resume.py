@@ -23,6 +23,7 @@ from flows.pipeline.params import parse_args
 from flows.store.layout import RunLayout, latest_link, runs_dir
 from flows.store.orphans import orphans
 from flows.store.run_state import holding, is_running, read_state, write_state
+from flows.store.runs import read_record
 from tests.flows.jobs.small_run import (
     EPOCHS,
     NETWORKS,
@@ -80,9 +81,10 @@ def test_a_run_killed_during_training_resumes_to_the_weights_of_an_uninterrupted
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(state.flow_run_id).state.is_running()  # for ever, unless resumed
 
-    result = run_command("run", ["--resume", "--output-dir", str(output)])
+    result = run_command("run", ["--resume", "--output-dir", str(output), "--keep-runs", "5"])
 
     assert result.layout.root == killed.root
+    assert read_record(killed)["parameters"]["keep_runs"] == 20  # the run's own; --keep-runs 5 this time
     assert_same_weights(killed, uninterrupted)
     after = read_state(killed)
     assert (after.state, after.resumed) == ("completed", 1) and after.flow_run_id != state.flow_run_id

@@ -29,9 +29,9 @@ from tests.data_trees import clean_root
 ROWS = [
     dict(zip(COLUMNS, values, strict=True))
     for values in [
-        ("no-augment", "augment=none", 0.9, 0.3, 2, 40, 1.5),
-        ("default", "base", 0.95, 0.2, 3, 200, 4.0),
-        ("no-dropout", "dropout=0.0", 0.95, 0.1, 3, 200, 3.0),
+        ("no-augment", "augment=none", 0.9, 0.3, 2, 40, "no-augment/checkpoints/best.npz", 1.5),
+        ("default", "base", 0.95, 0.2, 3, 200, "default/checkpoints/best.npz", 4.0),
+        ("no-dropout", "dropout=0.0", 0.95, 0.1, 3, 200, "no-dropout/checkpoints/best.npz", 3.0),
     ]
 ]
 
@@ -47,7 +47,8 @@ def test_comparison_files():
     assert list(rows[0]) == list(COLUMNS) and rows[1]["val_accuracy"] == "0.95"
     text = comparison_markdown(ROWS, "Sweep x")
     assert text.startswith("# Sweep x\n\n| config | changes | validation accuracy |")
-    assert "| no-augment | augment=none | 90.00% | 0.3 | 2 | 40 | 1.5 |" in text
+    assert ("| no-augment | augment=none | 90.00% | 0.3 | 2 | 40 | no-augment/checkpoints/best.npz | 1.5 |"
+            in text)
 
 
 def test_help_lists_the_configurations_and_the_pipeline_flags_in_plain_words(capsys):
@@ -73,7 +74,8 @@ def test_pipeline_flags_set_the_base_and_unknown_flags_end_in_one_line(capsys):
         run_command("sweep", ["--configs", "default", "--epochs", "0"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"{PROG} [--configs NAMES]: error: --epochs: must be an integer >= 1 (got 0)")
+        f"{PROG} [--configs NAMES] [--runner R] [--address A]: error: --epochs: must be an integer >= 1 "
+        "(got 0)")
     with pytest.raises(SystemExit) as exit_info:
         run_command("sweep", ["--config", "default"])  # no abbreviations: --config is not --configs
     assert exit_info.value.code == 2
@@ -109,6 +111,7 @@ def test_a_sweep_trains_each_configuration_on_one_split(tmp_path):
         assert metrics["validation"]["n"] == len(val) == 6  # one validation set for all
         assert metrics["validation"]["accuracy"] == by_name[name]["val_accuracy"]
         assert (result.root / name / "checkpoints" / "best.npz").is_file()
+        assert by_name[name]["checkpoint"] == f"{name}/checkpoints/best.npz"
     with open(result.csv, newline="", encoding="utf-8") as handle:
         assert [r["config"] for r in csv.DictReader(handle)] == [r["config"] for r in result.rows]
     with Image.open(result.root / "curves.png") as curves:  # the configurations' validation curves overlaid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def test_no_arguments_give_the_defaults():
         (["--group-by", "stem"], "group_by", "stem"),
         (["--group-by", r"^(\w+)_"], "group_by", r"^(\w+)_"),
         (["--output-dir", "out/runs"], "output_dir", Path("out/runs")),
+        (["--ingest-workers", "4"], "ingest_workers", 4),
     ],
 )
 def test_each_flag(argv, field, expected):
@@ -249,6 +251,14 @@ def test_arguments_are_the_library_names():
     assert set(training) == {"optimizer", "lr", "schedule", "warmup_epochs", "label_smoothing", "epochs",
                              "batch_size", "shuffle", "seed"}
     assert training["lr"] == 0.01 and training["optimizer"] == "adamw"
+
+
+def test_arguments_of_copied_tables_are_the_same():
+    """A task's function reaches a Dask worker pickled by value, with copies of the tables it names."""
+    params = PipelineParams(dropout=0.5, lr=0.01)
+    for table in (MODEL, TRAINING, DISTORTION):
+        copied = pickle.loads(pickle.dumps(table))
+        assert copied is not table and params.arguments(copied) == params.arguments(table) != {}
 
 
 def test_the_sine_fits_parameters_are_the_libraries_epochs_lr_and_seed():
