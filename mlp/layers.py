@@ -58,11 +58,11 @@ class Linear(Layer):
         `need_input_grad=False` skips the input gradient (the first layer's is never used) and returns None.
         """
         x = self._cached()
-        if x.shape[0] == 1:  # an outer product: matmul's (n_in, 1) x (1, n_out) path is slow, not BLAS
-            np.outer(x[0], grad_out[0], out=self.grads["W"])
+        if x.shape[0] == 1:  # an outer product (np.outer's own call): matmul's (n_in, 1) x (1, n_out) is slow
+            np.multiply(x.T, grad_out, out=self.grads["W"])
         else:
             np.matmul(x.T, grad_out, out=self.grads["W"])
-        grad_out.sum(axis=0, out=self.grads["b"])
+        np.add.reduce(grad_out, axis=0, out=self.grads["b"])  # grad_out.sum(axis=0) without its wrappers
         return grad_out @ self.params["W"].T if need_input_grad else None
 
     def __repr__(self) -> str:

@@ -52,7 +52,9 @@ class MLP:
             linear.params["W"][...] = init_weights(init, init_rng, (n_in, n_out), init_scale)
             named.append((f"fc{i}", linear))
             if i < len(sizes) - 2:
-                named.append((f"act{i}", get_activation(activation)))
+                act = get_activation(activation)
+                act.inplace = True  # its input is the Linear's fresh output, its gradient fresh from below
+                named.append((f"act{i}", act))
                 if batchnorm:
                     named.append((f"bn{i}", BatchNorm1d(n_out, dtype=self.dtype)))
                 if dropout:
