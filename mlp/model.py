@@ -58,7 +58,12 @@ class MLP:
                 if batchnorm:
                     named.append((f"bn{i}", BatchNorm1d(n_out, dtype=self.dtype)))
                 if dropout:
-                    named.append((f"drop{i}", Dropout(dropout, self.rng)))
+                    drop = Dropout(dropout, self.rng)
+                    # In place over a fresh input unless the activation before keeps that array for its
+                    # backward: tanh's and sigmoid's would change. ReLU's mask (output > 0) stays right
+                    # where dropout keeps a unit, and where it zeroes one the gradient is zero anyway.
+                    drop.inplace = batchnorm or activation in ("relu", "leaky_relu", "gelu")
+                    named.append((f"drop{i}", drop))
         self.layer_names = [name for name, _ in named]
         self.layers = [layer for _, layer in named]
         self._pack()
