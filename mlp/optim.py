@@ -172,7 +172,7 @@ class Adam(Optimizer):
         # p -= lr·m̂/(√v̂ + ε)  ==  p -= m_sum/(√v_sum + eps)·step, with eps = ε·√w2 and step = lr·√w2/w1
         w1, w2 = (1.0 - b1**self.t) / (1.0 - b1), (1.0 - b2**self.t) / (1.0 - b2)
         eps, step = self.eps * math.sqrt(w2), lr * math.sqrt(w2) / w1
-        kernel = None if self.fused is False else adam_kernel(params.size)
+        kernel = None if self.fused is False else adam_kernel()
         if kernel is not None:
             scalar = params.dtype.type
             kernel(params, g, m_sum, v_sum, scalar(b1), scalar(b2), scalar(step), scalar(eps))

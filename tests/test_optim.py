@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import pytest
 
-from mlp import fused as fused_module
 from mlp.fused import adam_kernel
 from mlp.model import MLP
 from mlp.optim import OPTIMIZERS, SCHEDULES, SGD, Adam, AdamW, clip_grad_norm, get_optimizer, learning_rate
@@ -99,39 +97,8 @@ def test_fused_kernel_and_numpy_passes_agree_bitwise(cls, wd, dtype):
         np.testing.assert_array_equal(fused_array, numpy_array)
 
 
-@pytest.mark.skipif(adam_kernel() is None, reason="numba is not installed (the optional 'fast' extra)")
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_parallel_kernel_agrees_bitwise_with_the_serial_kernel_and_the_numpy_passes(dtype, monkeypatch):
-    size = fused_module.PARALLEL_MIN_SIZE + 1001  # above the threshold, not a multiple of a vector width
-    assert fused_module.parallel_allowed(size)  # pytest runs tests in the main thread
-    rng = np.random.default_rng(1)
-    grads = [(rng.standard_normal(size) * 10.0**rng.integers(-4, 3)).astype(dtype) for _ in range(5)]
-    results = []
-    for kernel in (fused_module._compiled(True), fused_module._compiled(False), None):
-        monkeypatch.setattr("mlp.optim.adam_kernel", lambda size=0, kernel=kernel: kernel)
-        adam, params = Adam(), np.linspace(-1, 1, size, dtype=dtype)
-        for t, g in enumerate(grads):
-            adam.step(params, g, 1e-3 * (1 + t % 3))
-        results.append((params, adam.state["m_sum"], adam.state["v_sum"]))
-    for parallel, serial, passes in zip(*results, strict=True):
-        np.testing.assert_array_equal(parallel, serial)
-        np.testing.assert_array_equal(parallel, passes)
-
-
-@pytest.mark.skipif(adam_kernel() is None, reason="numba is not installed (the optional 'fast' extra)")
-def test_the_parallel_kernel_runs_only_for_large_buffers_in_the_main_thread():
-    big = fused_module.PARALLEL_MIN_SIZE
-    assert adam_kernel(big) is fused_module._compiled(True)
-    assert adam_kernel(big - 1) is adam_kernel() is fused_module._compiled(False)
-    seen = []
-    worker = threading.Thread(target=lambda: seen.append(adam_kernel(big)))
-    worker.start()
-    worker.join()
-    assert seen == [fused_module._compiled(False)]  # another thread may be updating its own network meanwhile
-
-
 def test_without_numba_adam_takes_the_numpy_passes_and_fused_true_says_what_is_missing(monkeypatch):
-    monkeypatch.setattr("mlp.optim.adam_kernel", lambda size=0: None)
+    monkeypatch.setattr("mlp.optim.adam_kernel", lambda: None)
     with pytest.raises(ImportError, match=r"fused=True needs numba: pip install 'mlpflow\[fast\]'"):
         Adam(fused=True)
     params, p, grads = _run(Adam(eps=1e-3), steps=2)
