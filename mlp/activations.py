@@ -2,6 +2,10 @@
 
 Each is a small layer: `forward(x, train)` caches what `backward` needs only when `train` is true, and
 `backward(grad_out)` returns the input gradient (same shape as x). Activations have no parameters.
+
+`inplace = True` (set by `MLP`, whose activations always take a fresh array from the Linear before them and
+a fresh gradient from the layer after) lets ReLU write its output over x and its gradient over grad_out:
+the same values, without two allocations and one pass per call.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ class Activation(Layer):
     """Base of the parameter-free element-wise layers; `name` is the key in `ACTIVATIONS`."""
 
     name = "activation"
+    inplace = False  # may forward overwrite x and backward overwrite grad_out (see the module)?
 
 
 class ReLU(Activation):
@@ -27,14 +32,14 @@ class ReLU(Activation):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """(n, d) -> (n, d)."""
-        out = np.maximum(x, 0)
+        out = np.maximum(x, 0, out=x if self.inplace else None)
         if train:
             self._cache = out
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        """(n, d) -> (n, d): grad where the output was positive, else 0."""
-        return grad_out * (self._cached() > 0)
+        """(n, d) -> (n, d): grad where the output was positive, else 0 (grad times the mask, as 1 or 0)."""
+        return np.multiply(grad_out, self._cached() > 0, out=grad_out if self.inplace else None)
 
 
 class LeakyReLU(Activation):

@@ -1,10 +1,15 @@
-"""Optional fused kernel: Adam's element-wise update in one pass over the arrays, compiled by numba.
+"""Fused kernel: Adam's element-wise update in one pass over the arrays, compiled by numba.
 
-numba is an optional extra (`pip install -e '.[fast]'`), imported on the first Adam step, never by
-`import mlp`; the environment variable MLPFLOW_FUSED=0 leaves it unused. The kernel does the same float
-operations in the same order as `Adam.step`'s NumPy passes (no fast-math, no fused multiply-add), so both
-give bitwise the same parameters; it only saves the memory traffic of ten separate passes. Compiled code is
-cached on disk (numba's `cache=True`): a process's first Adam step loads it in about half a second.
+numba is a regular dependency, imported on the first Adam step, never by `import mlp`; the environment
+variable MLPFLOW_FUSED=0 leaves it unused, and where numba is missing Adam takes its NumPy passes. The kernel
+does the same float operations in the same order as `Adam.step`'s NumPy passes (no fast-math, no fused
+multiply-add), so both give bitwise the same parameters; it only saves the memory traffic of ten separate
+passes. It releases the GIL, so that networks trained side by side in threads update at the same time.
+Compiled code is cached on disk (numba's `cache=True`): a process's first Adam step loads it in about half a
+second.
+
+Splitting the loop between numba's threads (`prange`, bitwise the same) was measured and left out: beside
+OpenBLAS's two threads on a 2-core machine it made training no faster (README, "Training speed").
 """
 
 from __future__ import annotations
@@ -31,11 +36,11 @@ def _adam_update(params, grads, m_sum, v_sum, beta1, beta2, step, eps):  # pragm
 def adam_kernel() -> Callable | None:
     """The compiled `_adam_update(params, grads, m_sum, v_sum, beta1, beta2, step, eps)`, or None without
     numba or with MLPFLOW_FUSED=0. The arrays are 1-D and of one dtype, the scalars of that dtype; params,
-    m_sum and v_sum are updated in place."""
+    m_sum and v_sum are updated in place. It runs without holding the GIL."""
     if os.environ.get("MLPFLOW_FUSED", "1") == "0":
         return None
     try:
         import numba
     except ImportError:
         return None
-    return numba.njit(cache=True, boundscheck=False, error_model="numpy")(_adam_update)
+    return numba.njit(cache=True, boundscheck=False, error_model="numpy", nogil=True)(_adam_update)

@@ -58,11 +58,11 @@ class Linear(Layer):
         `need_input_grad=False` skips the input gradient (the first layer's is never used) and returns None.
         """
         x = self._cached()
-        if x.shape[0] == 1:  # an outer product: matmul's (n_in, 1) x (1, n_out) path is slow, not BLAS
-            np.outer(x[0], grad_out[0], out=self.grads["W"])
+        if x.shape[0] == 1:  # an outer product (np.outer's own call): matmul's (n_in, 1) x (1, n_out) is slow
+            np.multiply(x.T, grad_out, out=self.grads["W"])
         else:
             np.matmul(x.T, grad_out, out=self.grads["W"])
-        grad_out.sum(axis=0, out=self.grads["b"])
+        np.add.reduce(grad_out, axis=0, out=self.grads["b"])  # grad_out.sum(axis=0) without its wrappers
         return grad_out @ self.params["W"].T if need_input_grad else None
 
     def __repr__(self) -> str:
@@ -75,6 +75,8 @@ class Dropout(Layer):
     Identity at inference. The mask (already scaled) is cached for backward. `rng` draws the masks.
     """
 
+    inplace = False  # may forward overwrite x and backward grad_out? (`MLP` sets it, as for activations)
+
     def __init__(self, p: float, rng: np.random.Generator) -> None:
         super().__init__()
         self.p = MODEL.dropout.check(p)
@@ -85,16 +87,19 @@ class Dropout(Layer):
         if not train or self.p == 0.0:
             return x
         dtype = np.result_type(x.dtype, np.float32)
-        scaled = (self.rng.random(x.shape, dtype=dtype) >= self.p).astype(dtype)
+        scaled = self.rng.random(x.shape, dtype=dtype)
+        np.copyto(scaled, scaled >= self.p)  # the mask as 1 and 0, in the draws' own array
         scaled *= 1.0 / (1.0 - self.p)
         self._cache = scaled
-        return x * scaled
+        return np.multiply(x, scaled, out=x if self.inplace and x.dtype == dtype else None)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """(n, d) -> (n, d): grad_out times the cached scaled mask."""
         if self.p == 0.0:
             return grad_out
-        return grad_out * self._cached()
+        mask = self._cached()
+        inplace = self.inplace and grad_out.dtype == mask.dtype
+        return np.multiply(grad_out, mask, out=grad_out if inplace else None)
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"

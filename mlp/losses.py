@@ -37,9 +37,11 @@ class MSE:
         diff = y_hat - y
         return 0.5 * float(np.mean(diff * diff))
 
-    def value_and_grad(self, y_hat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """(n, n_out), (n, n_out) -> (loss, (y_hat − y) / y_hat.size)."""
-        self.check(y_hat, y)
+    def value_and_grad(self, y_hat: np.ndarray, y: np.ndarray,
+                       check: bool = True) -> tuple[float, np.ndarray]:
+        """(n, n_out), (n, n_out) -> (loss, (y_hat − y) / y_hat.size); `check=False` skips `check`."""
+        if check:
+            self.check(y_hat, y)
         diff = y_hat - y
         loss = 0.5 * float(np.mean(diff * diff))
         diff *= 1.0 / diff.size
@@ -80,13 +82,13 @@ class CrossEntropy:
         """Loss, exp(max-shifted logits) and their row sums (for the softmax); rows is arange(n)."""
         n, k = logits.shape
         z = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        sums = e.sum(axis=1, keepdims=True)
         # −Σ_j target_j · log p_j = lse − Σ_j target_j · z_j, since the target sums to 1.
         target_z = z[rows, y]
         if self.label_smoothing:
             eps = self.label_smoothing
             target_z = (1.0 - eps) * target_z + (eps / k) * z.sum(axis=1)
+        e = np.exp(z, out=z)
+        sums = e.sum(axis=1, keepdims=True)
         loss = float((np.log(sums[:, 0]) - target_z).sum()) / n
         return loss, e, sums
 
@@ -95,9 +97,13 @@ class CrossEntropy:
         self.check(logits, y)
         return self._shifted(logits, y, np.arange(logits.shape[0]))[0]
 
-    def value_and_grad(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """(n, k) logits, (n,) labels -> (mean loss, (softmax − target) / n of shape (n, k))."""
-        self.check(logits, y)
+    def value_and_grad(self, logits: np.ndarray, y: np.ndarray,
+                       check: bool = True) -> tuple[float, np.ndarray]:
+        """(n, k) logits, (n,) labels -> (mean loss, (softmax − target) / n of shape (n, k)).
+
+        `check=False` skips `check` (the Trainer checks all labels once, not every batch's)."""
+        if check:
+            self.check(logits, y)
         n, k = logits.shape
         rows = np.arange(n)
         loss, grad, sums = self._shifted(logits, y, rows)

@@ -52,11 +52,18 @@ class MLP:
             linear.params["W"][...] = init_weights(init, init_rng, (n_in, n_out), init_scale)
             named.append((f"fc{i}", linear))
             if i < len(sizes) - 2:
-                named.append((f"act{i}", get_activation(activation)))
+                act = get_activation(activation)
+                act.inplace = True  # its input is the Linear's fresh output, its gradient fresh from below
+                named.append((f"act{i}", act))
                 if batchnorm:
                     named.append((f"bn{i}", BatchNorm1d(n_out, dtype=self.dtype)))
                 if dropout:
-                    named.append((f"drop{i}", Dropout(dropout, self.rng)))
+                    drop = Dropout(dropout, self.rng)
+                    # In place over a fresh input unless the activation before keeps that array for its
+                    # backward: tanh's and sigmoid's would change. ReLU's mask (output > 0) stays right
+                    # where dropout keeps a unit, and where it zeroes one the gradient is zero anyway.
+                    drop.inplace = batchnorm or activation in ("relu", "leaky_relu", "gelu")
+                    named.append((f"drop{i}", drop))
         self.layer_names = [name for name, _ in named]
         self.layers = [layer for _, layer in named]
         self._pack()

@@ -77,3 +77,26 @@ def test_inference_does_not_touch_the_training_cache(name):
 def test_backward_before_forward_is_an_error():
     with pytest.raises(RuntimeError, match="before forward"):
         get_activation("relu").backward(np.ones((1, 1)))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inplace_gives_bitwise_the_same_values_and_only_then_overwrites(name, dtype):
+    rng = np.random.default_rng(3)
+    x, grad = _input(rng).astype(dtype), rng.standard_normal((4, 6)).astype(dtype)
+    x[0, :3] = -0.0, 0.0, -2.0  # both zeros and a negative: the mask's multiply keeps each sign as before
+    grad[0, 3:] = -1.0
+    results = []
+    for inplace in (False, True):
+        layer, x_in, grad_in = get_activation(name), x.copy(), grad.copy()
+        layer.inplace = inplace
+        out = layer.forward(x_in, train=True)
+        back = layer.backward(grad_in)
+        results.append((out.copy(), back.copy()))
+        if not inplace:  # the arguments untouched
+            np.testing.assert_array_equal(x_in, x)
+            np.testing.assert_array_equal(grad_in, grad)
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))

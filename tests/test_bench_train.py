@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_train import Measurement, busy_cpu_seconds, cases, measure, rate, render, synthetic_data
+from benchmarks.train_breakdown import PARTS, breakdown
 from benchmarks.train_runners import Case, run_gemm_floor, run_mlpflow
 
 
@@ -70,3 +71,11 @@ def test_disturbed_repeats_are_redone_at_most_retries_times():
     cells, redone = measure(case, {"GEMM floor": run_gemm_floor}, X, y, repeat=2, max_other_load=-1.0,
                             retries=2, patience=0.0)  # every run counts as disturbed; no waiting
     assert redone == 2 * 2 and len(cells["GEMM floor"]) == 2
+
+
+def test_breakdown_times_every_part_of_the_batch_loop():
+    case = Case((6, 5, 3), 4, 10, epochs=1, dropout=0.5)
+    X, y = np.random.default_rng(0).standard_normal((10, 6)).astype(np.float32), np.arange(10) % 3
+    spent = breakdown(case, X, y, 0)
+    assert set(spent) == set(PARTS)
+    assert all(seconds > 0 for seconds in spent.values())

@@ -99,3 +99,16 @@ def test_names_and_label_smoothing_arguments():
         get_loss("mse", label_smoothing=0.1)
     with pytest.raises(ValueError, match=r"label_smoothing must be a finite number in \[0, 1\), got 1.0"):
         CrossEntropy(1.0)
+
+
+@pytest.mark.parametrize("loss", [CrossEntropy(), CrossEntropy(0.1), MSE()], ids=repr)
+def test_value_and_grad_without_the_check_gives_bitwise_the_same(loss):
+    rng = np.random.default_rng(4)
+    logits = rng.standard_normal((5, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 5) if loss.classification else rng.standard_normal((5, 3)).astype(np.float32)
+    kept = logits.copy()
+    value, grad = loss.value_and_grad(logits, y)
+    unchecked_value, unchecked_grad = loss.value_and_grad(logits, y, check=False)
+    assert value == unchecked_value
+    np.testing.assert_array_equal(grad, unchecked_grad)
+    np.testing.assert_array_equal(logits, kept)  # the logits are read, never modified

@@ -165,3 +165,28 @@ def test_layers_are_the_documented_types():
     model = MLP([3, 4, 2], dropout=0.2, batchnorm=True)
     assert isinstance(model.layers[0], Linear) and isinstance(model.layers[2], BatchNorm1d)
     assert isinstance(model.layers[3], Dropout) and model.layers[3].rng is model.rng
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("activation", "dropout", "batchnorm"), [
+    ("relu", 0.0, False), ("relu", 0.5, False), ("relu", 0.3, True), ("leaky_relu", 0.5, False),
+    ("gelu", 0.5, False), ("tanh", 0.5, False), ("sigmoid", 0.5, False), ("tanh", 0.5, True)])
+def test_layers_working_in_place_give_bitwise_what_copies_give(activation, dropout, batchnorm, dtype):
+    """The MLP lets its activations and dropout overwrite their fresh inputs and gradients; a model whose
+    layers make copies instead computes bitwise the same outputs, gradients and input gradient."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((9, 7)), rng.integers(0, 3, 9)
+    x[0, :3] = 0.0  # some units exactly at ReLU's kink
+    results = []
+    for inplace in (True, False):
+        model = MLP([7, 6, 5, 3], activation=activation, dropout=dropout, batchnorm=batchnorm, seed=1,
+                    dtype=dtype)
+        for layer in model.layers:
+            layer.inplace = inplace and getattr(layer, "inplace", False)
+        out = model.forward(x, train=True).copy()
+        _, grad = CrossEntropy().value_and_grad(out, y)
+        dx = model.backward(grad)
+        results.append((out, dx, model.flat_grads.copy()))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
