@@ -21,6 +21,7 @@ from flows.pipeline.evaluation import Evaluation
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import IngestSummary, stage_rng
 from flows.pipeline.sources import DataSource
+from flows.pipeline.streaming import n_training_rows
 from flows.pipeline.training import batch_size_text, best_epochs, distortion
 from flows.report import artifacts
 from flows.report.data import REPORT_STAGE, ReportData, TrainingExamples
@@ -130,7 +131,7 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
     n_classes = len(meta["class_names"])
     split_counts = {part: np.bincount(ds.y[split[key]], minlength=n_classes)
                     for part, key in (("training split", "train"), ("validation split", "val"))}
-    n_rows = len(files.load_arrays(layout.train_data)["y"])
+    n_rows = n_training_rows(layout)
     config = run_settings(params, source, checkpoint.model.config, checkpoint.model.n_params,
                           checkpoint.train_config, n_rows)
     train = split["train"]
