@@ -62,8 +62,8 @@ def test_the_plan_streams_within_the_budget_and_the_default_keeps_small_data_in_
     assert plan.buffer_rows * len(params.members) <= budget_rows(params.memory_budget_mb, 48)
     default = plan_training_data(layout, run[0])  # auto at 2048 MB
     assert default == TrainingData("memory", 27, 48) and not default.streamed
-    # hanzi12: 6,048 training images of 64x64, five copies each with --augment shift, stay in memory too
-    assert choose("auto", 2048.0, 5 * 6048, 64 * 64) == "memory"
+    # hanzi12: ~6,048 training images of 28x28, five copies each with --augment shift, stay in memory too
+    assert choose("auto", 2048.0, 5 * 6048, 28 * 28) == "memory"
 
 
 def test_shift_and_a_budget_too_small_to_stream_are_refused_in_one_line(streamed):
