@@ -3,7 +3,9 @@ a report. Run it with ``python flows/full_pipeline.py`` or ``mlpflow run`` (`flo
 
 Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
 augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`, the run's
-row in the history of runs and retention (`flows.store.retention`: old runs and versions go).
+row in the history of runs and retention (`flows.store.retention`: old runs and versions go). The training
+rows are held in memory or, with --data-source stream (or auto above --memory-budget-mb), streamed from
+Parquet by the normalisation, shuffle and training stages (`flows.pipeline.streaming`).
 Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`), whose state.json says
 running, completed or failed (`flows.store.run_state`); ``<output-dir>/latest`` points at the newest complete
 run; each data folder has its own champion,

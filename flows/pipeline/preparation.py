@@ -12,6 +12,7 @@ writes files: re-running on unchanged images decodes nothing thanks to the data 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from mlp.data.stream import row_group_parts, write_rows
 from mlp.data.views import apply_view
 
 STREAMS = {"split": 0, "shuffle": 1, "examples": 2}
+SPILL_PREFIX = ".buckets-"  # the bucket shuffle's spill folders, beside data/train.parquet
 
 
 def stage_rng(seed: int, stage: str) -> np.random.Generator:
@@ -240,10 +242,13 @@ def shuffle_training_set(layout: RunLayout, shuffle: bool, seed: int,
 
 
 def _write_training_stream(layout: RunLayout, shuffle: bool, seed: int, plan: TrainingData) -> Path:
+    for stale in layout.train_stream.parent.glob(f"{SPILL_PREFIX}*"):  # a killed attempt's spill files
+        shutil.rmtree(stale)
     parts = row_group_parts(layout.dataset, files.load_arrays(layout.split)["train"])
     if shuffle:
         buckets = n_buckets_for(plan.n_rows, plan.budget_rows)
-        parts = bucket_shuffle(parts, buckets, stage_rng(seed, "shuffle"), layout.train_stream.parent)
+        parts = bucket_shuffle(parts, buckets, stage_rng(seed, "shuffle"), layout.train_stream.parent,
+                               prefix=SPILL_PREFIX)
     new = write_rows(layout.train_stream.with_name(layout.train_stream.name + ".new"), parts,
                      plan.row_group_rows)
     replace_unless_same(new, layout.train_stream)

@@ -155,7 +155,10 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     stage; False leaves the threads as the caller set them (a sweep, training several configurations at
     once, sets them once for all). If one network fails, the others stop at the end of their epoch; when it
     diverged (`Diverged`, naming the network) and every network finished an epoch, the ensemble is still
-    saved from their best finished epochs before the error is raised."""
+    saved from their best finished epochs before the error is raised.
+    The training rows are data/train.npz held in memory, or, when the run streams (`plan_training_data`),
+    data/train.parquet: each network then streams its batches through its share of the memory budget,
+    distorted and put through its view and normaliser per batch."""
     logger = get_run_logger()
     plan = plan_training_data(layout, params)
     val = files.load_arrays(layout.val_data)

@@ -28,14 +28,15 @@ def n_buckets_for(n_rows: int, bucket_rows: int) -> int:
 
 
 def bucket_shuffle(parts: Iterable[tuple[np.ndarray, np.ndarray]], n_buckets: int, rng: np.random.Generator,
-                   spill_dir: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                   spill_dir: str | os.PathLike,
+                   prefix: str = ".buckets-") -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The rows of `parts` ((pixels (k, h*w) uint8, labels (k,) int64) each) in a random order drawn from
-    `rng`, one shuffled bucket at a time. Spill files go to a fresh folder inside `spill_dir`, removed when
-    the generator ends or is closed."""
+    `rng`, one shuffled bucket at a time. Spill files go to a fresh folder `<prefix><token>` inside
+    `spill_dir`, removed when the generator ends or is closed (a killed process leaves it behind)."""
     if isinstance(n_buckets, bool) or not isinstance(n_buckets, int) or n_buckets < 1:
         raise ValueError(f"n_buckets must be an integer >= 1, got {n_buckets!r}")
     Path(spill_dir).mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".buckets-", dir=spill_dir))
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=spill_dir))
     try:
         n_features = None
         for X, y in parts:

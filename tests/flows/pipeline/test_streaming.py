@@ -60,6 +60,7 @@ def test_the_plan_streams_within_the_budget_and_the_default_keeps_small_data_in_
     params, layout, plan = streamed
     assert plan == TrainingData("stream", 27, 48, budget_rows=20, buffer_rows=10, row_group_rows=3)
     assert plan.buffer_rows * len(params.members) <= budget_rows(params.memory_budget_mb, 48)
+    assert plan_training_data(layout, params.model_copy(update={"data_source": "auto"})) == plan  # above it
     default = plan_training_data(layout, run[0])  # auto at 2048 MB
     assert default == TrainingData("memory", 27, 48) and not default.streamed
     # hanzi12: ~6,048 training images of 28x28, five copies each with --augment shift, stay in memory too
@@ -106,9 +107,11 @@ def test_the_shuffled_training_file_holds_every_training_row_exactly_once(stream
     assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= plan.row_group_rows
     assert not list(layout.train_stream.parent.glob(".buckets-*"))  # spill files gone
 
+    (layout.train_stream.parent / ".buckets-killed").mkdir()  # a killed attempt's spill folder
     written = layout.train_stream.stat().st_mtime_ns
     shuffle_training_set.fn(layout, True, params.seed, plan)  # a resumed run writes the same file again
     assert layout.train_stream.stat().st_mtime_ns == written  # left as it was: the stream's fingerprint holds
+    assert not list(layout.train_stream.parent.glob(".buckets-*"))  # the killed attempt's spill folder went
     assert np.array_equal(streamed_rows(layout)[0], X)
     shuffle_training_set.fn(layout, True, params.seed + 1, plan)
     assert not np.array_equal(streamed_rows(layout)[0], X)
