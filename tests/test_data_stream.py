@@ -149,3 +149,14 @@ def test_row_group_parts_read_the_chosen_rows_a_row_group_at_a_time(tmp_path):
     assert np.array_equal(read_labels(path), np.arange(1000) % 10)
     with pytest.raises(ValueError, match=r"rows must lie in \[0, 1000\)"):
         next(row_group_parts(path, [999, 1000]))
+
+
+def test_read_rows_gives_the_chosen_rows_in_their_order(tmp_path):
+    from mlp.data.stream import read_rows
+
+    path = write_rows(tmp_path / "n.parquet", [numbered(1000)], row_group_rows=100)
+    rows = np.array([512, 3, 999, 3, 0, 250])
+    X, y = read_rows(path, rows)
+    assert X.dtype == np.uint8 and np.array_equal(ids_of(X), rows) and np.array_equal(y, rows % 10)
+    X, y = read_rows(path, np.empty(0, np.int64))
+    assert X.shape == (0, 4) and y.shape == (0,)

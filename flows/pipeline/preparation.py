@@ -38,7 +38,7 @@ from mlp.data.bucket_shuffle import bucket_shuffle, n_buckets_for
 from mlp.data.dataset import IngestResult
 from mlp.data.quality import QualityReport
 from mlp.data.split import group_keys, stratified_split
-from mlp.data.stream import row_group_parts, write_rows
+from mlp.data.stream import read_rows, row_group_parts, write_rows
 from mlp.data.views import apply_view
 
 STREAMS = {"split": 0, "shuffle": 1, "examples": 2}
@@ -142,8 +142,8 @@ def check_quality(layout: RunLayout, ingest: IngestSummary) -> Path:
 def split_data(layout: RunLayout, val_fraction: float, seed: int, group_by: str = "none") -> Path:
     """Split the labelled images into train and validation (a validation/ folder, if the data has one,
     is used as it is), keeping each group of `group_by` on one side, and save the raw validation pixels for
-    evaluation and promotion."""
-    ds = files.read_dataset(layout.dataset)
+    evaluation and promotion. Reads the data set's pixels of the validation rows only."""
+    ds = files.read_index(layout.dataset)
     given_val = np.flatnonzero((ds.split == "validation") & (ds.y >= 0))
     train_rows = np.flatnonzero((ds.split == "train") & (ds.y >= 0))
     if len(given_val):
@@ -162,7 +162,7 @@ def split_data(layout: RunLayout, val_fraction: float, seed: int, group_by: str 
         raise ValueError(f"the validation set of {layout.dataset} is empty: raise --val-fraction (now "
                          f"{val_fraction}) or add images")
     files.save_arrays(layout.split, train=train, val=val, flagged=flagged)
-    files.save_arrays(layout.val_data, X=ds.X[val], y=ds.y[val])
+    files.save_arrays(layout.val_data, X=read_rows(layout.dataset, val)[0], y=ds.y[val])
     get_run_logger().info(f"Split: {len(train)} training and {len(val)} validation images ({how}); "
                           f"{len(flagged)} label-conflicting copies kept out of validation")
     return layout.split

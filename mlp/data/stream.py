@@ -109,6 +109,19 @@ def row_group_parts(path: str | os.PathLike,
         yield pixel_rows(table)[pick], table.column("label").to_numpy()[pick].astype(np.int64)
 
 
+def read_rows(path: str | os.PathLike, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows `rows` (indices, in this order, repeats allowed) of a Parquet data set: pixels (k, h*w) uint8
+    and labels (k,) int64, read a row group at a time; memory: those rows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    unique = np.unique(rows)
+    parts = list(row_group_parts(path, unique))
+    if not parts:
+        n_features = pq.ParquetFile(path).schema_arrow.field("pixels").type.list_size
+        return np.empty((0, n_features), np.uint8), np.empty(0, np.int64)
+    at = np.searchsorted(unique, rows)
+    return np.concatenate([X for X, _ in parts])[at], np.concatenate([y for _, y in parts])[at]
+
+
 def count_rows(path: str | os.PathLike) -> int:
     """The rows of a Parquet file, from its footer (nothing else is read)."""
     return pq.ParquetFile(path).metadata.num_rows

@@ -19,7 +19,7 @@ from flows.pipeline.preparation import (
 )
 from flows.pipeline.streaming import TrainingData, n_training_rows, network_source, plan_training_data
 from mlp.data import files
-from mlp.data.stream import budget_rows, choose, row_group_parts
+from mlp.data.stream import budget_rows, choose, read_rows, row_group_parts
 
 # 27 training rows of 6x8 pixels: 0.012 MB fits 20 rows in memory, 10 for each of the two networks' streams.
 STREAM = {"data_source": "stream", "memory_budget_mb": 0.012, "batch_size": 4}
@@ -131,3 +131,16 @@ def test_each_network_streams_every_row_once_an_epoch_within_its_share_of_the_bu
     assert as_set(X, y) == as_set(*training_rows(layout))
     assert 0 < source.peak_rows <= plan.buffer_rows < plan.n_rows
     assert source.peak_rows * len(params.members) <= budget_rows(params.memory_budget_mb, plan.n_features)
+
+
+def test_the_stages_after_the_split_read_the_data_set_without_its_pixels(run):
+    _, _, layout, _ = run
+    whole, index = files.read_dataset(layout.dataset), files.read_index(layout.dataset)
+    assert len(index) == len(whole) == 30
+    for name in ("y", "split", "paths", "hashes"):
+        assert np.array_equal(getattr(index, name), getattr(whole, name)), name
+    for name in ("class_names", "display_names", "image_shape", "source_root"):
+        assert getattr(index, name) == getattr(whole, name), name
+    rows = np.array([29, 0, 7, 7])
+    X, y = read_rows(layout.dataset, rows)
+    assert np.array_equal(X, whole.X[rows]) and np.array_equal(y, whole.y[rows])
