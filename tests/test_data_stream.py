@@ -132,3 +132,31 @@ def test_per_batch_augmentation_draws_from_the_trainers_generator(tmp_path):
     with pytest.raises(ValueError, match="with a BatchSource as X, give y=None and no augment"):
         Trainer(TrainConfig(epochs=1, progress=False)).fit(MLP([64, 4, N_CLASSES]),
                                                            ParquetBatches(path, buffer_rows=300), y)
+
+
+def test_row_group_parts_read_the_chosen_rows_a_row_group_at_a_time(tmp_path):
+    from mlp.data.stream import count_rows, read_labels, row_group_parts
+
+    path = write_rows(tmp_path / "n.parquet", [numbered(1000)], row_group_rows=100)
+    chosen = np.random.default_rng(0).choice(1000, 300, replace=False)
+    parts = list(row_group_parts(path, chosen))
+    assert all(len(y) <= 100 for _, y in parts)
+    got = np.concatenate([ids_of(X) for X, _ in parts])
+    assert np.array_equal(got, np.sort(chosen))  # in the file's order, each once
+    assert np.array_equal(np.concatenate([y for _, y in parts]), np.sort(chosen) % 10)
+    assert sum(len(y) for _, y in row_group_parts(path)) == 1000 == count_rows(path)
+    assert list(row_group_parts(path, np.arange(0, 50))) and len(list(row_group_parts(path, [5]))) == 1
+    assert np.array_equal(read_labels(path), np.arange(1000) % 10)
+    with pytest.raises(ValueError, match=r"rows must lie in \[0, 1000\)"):
+        next(row_group_parts(path, [999, 1000]))
+
+
+def test_read_rows_gives_the_chosen_rows_in_their_order(tmp_path):
+    from mlp.data.stream import read_rows
+
+    path = write_rows(tmp_path / "n.parquet", [numbered(1000)], row_group_rows=100)
+    rows = np.array([512, 3, 999, 3, 0, 250])
+    X, y = read_rows(path, rows)
+    assert X.dtype == np.uint8 and np.array_equal(ids_of(X), rows) and np.array_equal(y, rows % 10)
+    X, y = read_rows(path, np.empty(0, np.int64))
+    assert X.shape == (0, 4) and y.shape == (0,)

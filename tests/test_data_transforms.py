@@ -181,3 +181,29 @@ def test_shuffle_bad_input():
         transforms.shuffle(np.zeros((3, 2)), np.zeros(4), rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="Generator"):
         transforms.shuffle(np.zeros(3), rng=np.random.RandomState(0))
+
+
+@pytest.mark.parametrize("mode", ["per_pixel", "global", "unit"])
+def test_a_normalizer_fitted_part_by_part_equals_the_one_fitted_whole(mode):
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 256, (1003, 49), dtype=np.uint8)
+    X[:, :5] = 255  # constant pixels: floored at min_std alike
+    whole = transforms.fit_normalizer(X, mode)
+    fit = transforms.NormalizerFit(mode)
+    for start, stop in [(0, 1), (1, 400), (400, 400), (400, 1003)]:  # uneven parts, one empty
+        fit.add(X[start:stop])
+    parts = fit.result()
+    assert (parts.mode, parts.n_features) == (whole.mode, whole.n_features)
+    np.testing.assert_allclose(parts.mean, whole.mean, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(parts.std, whole.std, rtol=1e-6, atol=1e-6)
+
+
+def test_a_normalizer_fitted_by_parts_names_bad_input():
+    with pytest.raises(ValueError, match="unknown normalization mode 'z'"):
+        transforms.NormalizerFit("z")
+    fit = transforms.NormalizerFit()
+    with pytest.raises(ValueError, match="cannot fit a normalizer on zero rows"):
+        fit.result()
+    fit.add(np.zeros((2, 4), np.uint8))
+    with pytest.raises(ValueError, match="X_part has 3 features; the earlier parts had 4"):
+        fit.add(np.zeros((2, 3), np.uint8))

@@ -3,7 +3,9 @@ a report. Run it with ``python flows/full_pipeline.py`` or ``mlpflow run`` (`flo
 
 Stages, each a Prefect task passing file paths: data → ingest → quality report → split → normalisation →
 augment → shuffle → train → evaluate → promotion (against the champion) → report, then `latest`, the run's
-row in the history of runs and retention (`flows.store.retention`: old runs and versions go).
+row in the history of runs and retention (`flows.store.retention`: old runs and versions go). The training
+rows are held in memory or, with --data-source stream (or auto above --memory-budget-mb), streamed from
+Parquet by the normalisation, shuffle and training stages (`flows.pipeline.streaming`).
 Everything lands in ``<output-dir>/runs/<run-name>/`` (see `flows.store.layout`), whose state.json says
 running, completed or failed (`flows.store.run_state`); ``<output-dir>/latest`` points at the newest complete
 run; each data folder has its own champion,
@@ -43,6 +45,7 @@ from flows.pipeline.preparation import (
 )
 from flows.pipeline.promotion import mark_latest, promote
 from flows.pipeline.reporting import write_run_report
+from flows.pipeline.streaming import plan_training_data
 from flows.pipeline.training import describe_divergence, train_model
 from flows.store.layout import RunLayout, make_run_name
 from mlp.train import Diverged
@@ -114,12 +117,13 @@ def full_pipeline(params: PipelineParams = DEFAULTS, resume: str | None = None) 
                 check_quality(layout, ingest)
             with timer("split"):
                 split_data(layout, params.val_fraction, params.seed, params.group_by)
+            plan = plan_training_data(layout, params)  # the training rows in memory, or streamed
             with timer("normalisation"):
-                fit_normalization(layout, params.normalization, params.members)
+                fit_normalization(layout, params.normalization, params.members, plan)
             with timer("augment"):
-                augment_training_set(layout, params.augment)
+                augment_training_set(layout, params.augment, plan)
             with timer("shuffle"):
-                shuffle_training_set(layout, params.shuffle, params.seed)
+                shuffle_training_set(layout, params.shuffle, params.seed, plan)
             with timer("train"):
                 diverged = train_or_diverge(layout, params, str(source.root))
             with timer("evaluate"):

@@ -40,6 +40,7 @@ from flows.pipeline.preparation import (
 )
 from flows.pipeline.runners import api_for_workers, task_runner
 from flows.pipeline.sources import DataSource
+from flows.pipeline.streaming import n_training_rows, plan_training_data
 from flows.pipeline.training import train_model
 from flows.pipeline.variants import configurations, describe_changes
 from flows.report.content import percent
@@ -51,7 +52,6 @@ from flows.store.layout import RunLayout, make_run_name, slug, sweeps_dir
 from flows.store.runs import claim_folder, record_run
 from flows.store.tables import write_csv
 from mlp.atomic import write_bytes
-from mlp.data import files
 
 DEFAULTS = PipelineParams()
 SWEEP_COMPARISON = "sweep-comparison"  # the table artifact's key
@@ -82,14 +82,15 @@ def run_configuration(name: str, layout: RunLayout, params: PipelineParams, sour
     started = time.perf_counter()
     layout.root.mkdir(parents=True, exist_ok=True)
     record_run(layout, params.model_dump(mode="json"), source.record())
-    fit_normalization(layout, params.normalization, params.members)
-    augment_training_set(layout, params.augment)
-    shuffle_training_set(layout, params.shuffle, params.seed)
+    plan = plan_training_data(layout, params)  # the training rows in memory, or streamed
+    fit_normalization(layout, params.normalization, params.members, plan)
+    augment_training_set(layout, params.augment, plan)
+    shuffle_training_set(layout, params.shuffle, params.seed, plan)
     train_model(layout, params, str(source.root), share_cores=False)
     evaluation: Evaluation = evaluate_model(layout)
     seconds = time.perf_counter() - started
     get_run_logger().info(f"{name}: validation accuracy {evaluation.accuracy:.2%} in {seconds:.1f} s")
-    n_train = len(files.load_arrays(layout.train_data)["y"])
+    n_train = n_training_rows(layout)
     return {"config": name, "changes": describe_changes(name), "val_accuracy": evaluation.accuracy,
             "val_loss": evaluation.loss, "best_epochs": " ".join(map(str, evaluation.best_epochs)),
             "train_images": n_train, "checkpoint": layout.best.relative_to(layout.root.parent).as_posix(),

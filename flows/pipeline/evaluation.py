@@ -21,6 +21,7 @@ from flows.store.layout import RunLayout
 from mlp import load_checkpoint
 from mlp.atomic import write_bytes
 from mlp.data import files
+from mlp.data.stream import read_rows
 from mlp.metrics import confusion_matrix
 
 
@@ -110,12 +111,12 @@ def evaluate_model(layout: RunLayout) -> Evaluation:
     """Measure the best checkpoint on the validation set (metrics.json); predict test/ images if any."""
     checkpoint = load_checkpoint(layout.best)
     classifier = Classifier.from_loaded(checkpoint, layout.best)
-    ds = files.read_dataset(layout.dataset)
+    ds = files.read_index(layout.dataset)  # the test rows' pixels only are read
     test_rows = np.flatnonzero(ds.split == "test")
     test = None
     if len(test_rows):
         y = ds.y[test_rows]
-        predictions = Predictions.of(classifier, ds.X[test_rows], ds.paths[test_rows],
+        predictions = Predictions.of(classifier, read_rows(layout.dataset, test_rows)[0], ds.paths[test_rows],
                                      y if (y >= 0).any() else None)
         predictions.write_csv(layout.test_predictions)
         test = PredictionCounts(len(predictions.paths), int(predictions.labelled.sum()), predictions.accuracy)

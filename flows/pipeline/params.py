@@ -23,7 +23,7 @@ from flows.store.layout import ARTIFACTS_DIR
 from mlp.data.split import GROUPINGS, compile_grouping
 from mlp.data.transforms import NORMALIZERS
 from mlp.data.views import VIEWS
-from mlp.hyper import DISTORTION, MODEL, TRAINING, Hyper
+from mlp.hyper import DISTORTION, MODEL, STREAMING, TRAINING, Hyper
 
 
 class Declared:
@@ -159,10 +159,13 @@ class PipelineParams(BaseModel):
         1, ge=1, description="processes that decode new images during ingest (1: the flow's own); more speed "
         "up large folders, the rows and hashes stay the same",
     )
+    data_source: Declared[STREAMING.data_source] = "auto"
+    memory_budget_mb: Declared[STREAMING.memory_budget_mb] = 2048.0
 
     def arguments(self, declarations: Mapping[str, Hyper]) -> dict[str, Any]:
         """The values of the fields that set hyper-parameters of `declarations` (mlp.hyper's `TRAINING`,
-        `MODEL` or `DISTORTION`), by the library's names: ``Distortion(**params.arguments(DISTORTION))``.
+        `MODEL`, `DISTORTION` or `STREAMING`), by the library's names:
+        ``Distortion(**params.arguments(DISTORTION))``.
 
         Declarations compare equal, not identical: a Prefect task's function reaches a Dask worker pickled
         by value, with copies of the tables it names (e.g. `MODEL`), and must still find its fields."""
@@ -211,7 +214,7 @@ def _shown(value: Any) -> str:
 
 METAVARS = {"hidden": "N[,N...]", "members": "VIEW[,VIEW...]", "data_dir": "DIR", "output_dir": "DIR",
             "promotion_min_samples": "N", "promotion_alpha": "ALPHA", "keep_runs": "N",
-            "ingest_workers": "N"}
+            "ingest_workers": "N", "memory_budget_mb": "MB"}
 # Fields whose help says what they accept without `valid_values`: the paths (their descriptions do).
 RANGE_SHOWN_ELSEWHERE = ("data_dir", "output_dir")
 

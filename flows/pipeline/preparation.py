@@ -1,5 +1,6 @@
 """The stages before training, as Prefect tasks: choose the data, start the run, ingest, check quality,
-split, fit the normalisers, augment and shuffle. Each reads the run's files and writes its own (see
+split, fit the normalisers, augment and shuffle (the training rows held in memory, or streamed:
+`flows.pipeline.streaming`). Each reads the run's files and writes its own (see
 `flows.store.layout.RunLayout`).
 
 Tasks are thin wrappers around `mlp` and the `flows` helpers; they pass paths and small records, never big
@@ -11,6 +12,7 @@ writes files: re-running on unchanged images decodes nothing thanks to the data 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from prefect.runtime import flow_run
 from flows.pipeline.demo_data import write_digits_demo
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.sources import DataSource, resolve_data
+from flows.pipeline.streaming import TrainingData, replace_unless_same
 from flows.report import artifacts
 from flows.report.quality import DataQuality
 from flows.store.layout import RunLayout, dataset_path, make_run_name
@@ -31,12 +34,15 @@ from flows.store.runs import claim_run, record_run
 from mlp.atomic import snapshot, write_bytes
 from mlp.data import files
 from mlp.data import transforms as T
+from mlp.data.bucket_shuffle import bucket_shuffle, n_buckets_for
 from mlp.data.dataset import IngestResult
 from mlp.data.quality import QualityReport
 from mlp.data.split import group_keys, stratified_split
+from mlp.data.stream import read_rows, row_group_parts, write_rows
 from mlp.data.views import apply_view
 
 STREAMS = {"split": 0, "shuffle": 1, "examples": 2}
+SPILL_PREFIX = ".buckets-"  # the bucket shuffle's spill folders, beside data/train.parquet
 
 
 def stage_rng(seed: int, stage: str) -> np.random.Generator:
@@ -136,8 +142,8 @@ def check_quality(layout: RunLayout, ingest: IngestSummary) -> Path:
 def split_data(layout: RunLayout, val_fraction: float, seed: int, group_by: str = "none") -> Path:
     """Split the labelled images into train and validation (a validation/ folder, if the data has one,
     is used as it is), keeping each group of `group_by` on one side, and save the raw validation pixels for
-    evaluation and promotion."""
-    ds = files.read_dataset(layout.dataset)
+    evaluation and promotion. Reads the data set's pixels of the validation rows only."""
+    ds = files.read_index(layout.dataset)
     given_val = np.flatnonzero((ds.split == "validation") & (ds.y >= 0))
     train_rows = np.flatnonzero((ds.split == "train") & (ds.y >= 0))
     if len(given_val):
@@ -156,21 +162,34 @@ def split_data(layout: RunLayout, val_fraction: float, seed: int, group_by: str 
         raise ValueError(f"the validation set of {layout.dataset} is empty: raise --val-fraction (now "
                          f"{val_fraction}) or add images")
     files.save_arrays(layout.split, train=train, val=val, flagged=flagged)
-    files.save_arrays(layout.val_data, X=ds.X[val], y=ds.y[val])
+    files.save_arrays(layout.val_data, X=read_rows(layout.dataset, val)[0], y=ds.y[val])
     get_run_logger().info(f"Split: {len(train)} training and {len(val)} validation images ({how}); "
                           f"{len(flagged)} label-conflicting copies kept out of validation")
     return layout.split
 
 
 @task(cache_policy=NO_CACHE)
-def fit_normalization(layout: RunLayout, mode: str, views: Sequence[str] = ("raw",)) -> Path:
+def fit_normalization(layout: RunLayout, mode: str, views: Sequence[str] = ("raw",),
+                      plan: TrainingData | None = None) -> Path:
     """Fit a pixel normaliser on each view of the training split (before augmentation); save them as JSON,
-    {view: normaliser}."""
-    ds = files.read_dataset(layout.dataset)
-    X = ds.X[files.load_arrays(layout.split)["train"]]
-    fitted = {view: T.fit_normalizer(apply_view(view, X, ds.image_shape), mode).to_dict()
-              for view in dict.fromkeys(views)}
-    get_run_logger().info(f"Normalisation: {mode}, fitted on the training split ({', '.join(fitted)} view)")
+    {view: normaliser}. Streamed (`plan`), over the split's row groups one at a time, never held whole."""
+    views = list(dict.fromkeys(views))
+    if plan is not None and plan.streamed:
+        shape = tuple(files.read_metadata(layout.dataset)["image_shape"])
+        fits = {view: T.NormalizerFit(mode) for view in views}
+        for X, _ in row_group_parts(layout.dataset, files.load_arrays(layout.split)["train"]):
+            for view, fit in fits.items():
+                fit.add(apply_view(view, X, shape))
+        fitted = {view: fit.result().to_dict() for view, fit in fits.items()}
+        how = "a row group at a time"
+    else:
+        ds = files.read_dataset(layout.dataset)
+        X = ds.X[files.load_arrays(layout.split)["train"]]
+        fitted = {view: T.fit_normalizer(apply_view(view, X, ds.image_shape), mode).to_dict()
+                  for view in views}
+        how = "held in memory"
+    get_run_logger().info(f"Normalisation: {mode}, fitted on the training split, {how} ({', '.join(fitted)} "
+                          "view)")
     return write_bytes(layout.normalizer, (json.dumps(fitted) + "\n").encode("utf-8"))
 
 
@@ -181,9 +200,14 @@ def read_normalizers(layout: RunLayout) -> dict[str, T.Normalizer]:
 
 
 @task(cache_policy=NO_CACHE)
-def augment_training_set(layout: RunLayout, augment: str) -> Path:
+def augment_training_set(layout: RunLayout, augment: str, plan: TrainingData | None = None) -> Path:
     """Write the raw training images: as they are for `distort` (the trainer distorts them afresh every
-    epoch) and `none`; for `shift`, each also shifted by 1 pixel in four directions."""
+    epoch) and `none`; for `shift`, each also shifted by 1 pixel in four directions. Streamed (`plan`):
+    nothing to write (the shuffle stage writes the training file, and distortions are made per batch)."""
+    if plan is not None and plan.streamed:
+        what = ("every streamed batch is distorted afresh" if augment == "distort" else "off")
+        get_run_logger().info(f"Augmentation: {what}; {plan.n_rows} training images, streamed")
+        return layout.train_stream
     ds = files.read_dataset(layout.dataset)
     rows = files.load_arrays(layout.split)["train"]
     X, y = ds.X[rows], ds.y[rows]
@@ -200,8 +224,14 @@ def augment_training_set(layout: RunLayout, augment: str) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def shuffle_training_set(layout: RunLayout, shuffle: bool, seed: int) -> Path:
-    """Shuffle the training file's rows in place (atomically), or leave them in class order."""
+def shuffle_training_set(layout: RunLayout, shuffle: bool, seed: int,
+                         plan: TrainingData | None = None) -> Path:
+    """Shuffle the training file's rows in place (atomically), or leave them in class order. Streamed
+    (`plan`): write the training rows to data/train.parquet, in a random order by a two-pass bucket shuffle
+    (memory: about half the budget's rows), or in class order; the file is left untouched when it already
+    holds the same rows in the same order (a resumed run)."""
+    if plan is not None and plan.streamed:
+        return _write_training_stream(layout, shuffle, seed, plan)
     if shuffle:
         data = files.load_arrays(layout.train_data)
         X, y = T.shuffle(data["X"], data["y"], rng=stage_rng(seed, "shuffle"))
@@ -209,3 +239,20 @@ def shuffle_training_set(layout: RunLayout, shuffle: bool, seed: int) -> Path:
     get_run_logger().info("Shuffle: " + ("rows shuffled; the trainer reshuffles every epoch" if shuffle
                                          else "off; the training rows stay in class order every epoch"))
     return layout.train_data
+
+
+def _write_training_stream(layout: RunLayout, shuffle: bool, seed: int, plan: TrainingData) -> Path:
+    for stale in layout.train_stream.parent.glob(f"{SPILL_PREFIX}*"):  # a killed attempt's spill files
+        shutil.rmtree(stale)
+    parts = row_group_parts(layout.dataset, files.load_arrays(layout.split)["train"])
+    if shuffle:
+        buckets = n_buckets_for(plan.n_rows, plan.budget_rows)
+        parts = bucket_shuffle(parts, buckets, stage_rng(seed, "shuffle"), layout.train_stream.parent,
+                               prefix=SPILL_PREFIX)
+    new = write_rows(layout.train_stream.with_name(layout.train_stream.name + ".new"), parts,
+                     plan.row_group_rows)
+    replace_unless_same(new, layout.train_stream)
+    get_run_logger().info("Shuffle: " + (f"rows written in random order ({buckets} buckets)" if shuffle else
+                                         "off; rows written in class order") + f" to {layout.train_stream}, "
+                          "streamed by row groups through each network's shuffle buffer every epoch")
+    return layout.train_stream

@@ -17,6 +17,7 @@ from flows.store.champion import Promotion, promote_if_better
 from flows.store.layout import RunLayout, models_dir, source_key
 from flows.store.runs import point_latest
 from mlp.data import files
+from mlp.data.stream import read_rows
 
 
 @task(cache_policy=NO_CACHE)
@@ -33,10 +34,11 @@ def promote(layout: RunLayout, source: DataSource, params: PipelineParams) -> Pr
     champion was not trained on; promote it, with the hashes of this run's training images, when it is
     better on at least `params.promotion_min_samples` images and McNemar's exact test gives p below
     `params.promotion_alpha`."""
-    ds, split = files.read_dataset(layout.dataset), files.load_arrays(layout.split)
+    ds, split = files.read_index(layout.dataset), files.load_arrays(layout.split)  # no training pixels
     val, train = split["val"], split["train"]
     models = models_dir(params.output_dir, source_key(source.root))
-    promotion = promote_if_better(layout.best, ds.X[val], ds.y[val], models, layout.name,
+    X_val = read_rows(layout.dataset, val)[0]
+    promotion = promote_if_better(layout.best, X_val, ds.y[val], models, layout.name,
                                   val_hashes=ds.hashes[val], train_hashes=ds.hashes[train],
                                   min_samples=params.promotion_min_samples, alpha=params.promotion_alpha)
     publish_promotion(promotion)

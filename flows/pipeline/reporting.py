@@ -21,6 +21,7 @@ from flows.pipeline.evaluation import Evaluation
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import IngestSummary, stage_rng
 from flows.pipeline.sources import DataSource
+from flows.pipeline.streaming import n_training_rows
 from flows.pipeline.training import batch_size_text, best_epochs, distortion
 from flows.report import artifacts
 from flows.report.data import REPORT_STAGE, ReportData, TrainingExamples
@@ -36,6 +37,7 @@ from mlp.data import files
 from mlp.data import transforms as T
 from mlp.data.distort import distort
 from mlp.data.quality import QualityReport
+from mlp.data.stream import read_rows
 from mlp.hyper import TRAINING
 
 # TrainConfig fields the configuration leaves out: where files went, the progress bar, and the seed (the
@@ -49,14 +51,18 @@ def loss_name(train_config: dict) -> str:
     return f"cross-entropy with label smoothing {smoothing:g}" if smoothing else "cross-entropy"
 
 
-def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int], params: PipelineParams,
-                      n_variants: int = 7) -> TrainingExamples | None:
-    """The first training image of each class (up to 12) and what `params.augment` makes of it: seven
+def first_of_each_class(y: np.ndarray) -> np.ndarray:
+    """The index in `y` of the first image of each class, up to 12 classes: the report's examples."""
+    return np.unique(y, return_index=True)[1][:12]
+
+
+def training_examples(originals: np.ndarray, labels: np.ndarray, n_train: int, image_shape: tuple[int, int],
+                      params: PipelineParams, n_variants: int = 7) -> TrainingExamples | None:
+    """The first training image of each class (`originals` (k, h*w) and their `labels`, picked by
+    `first_of_each_class` among the `n_train` training images) and what `params.augment` makes of it: seven
     random distortions, or the four one-pixel shifts; None without augmentation."""
     if params.augment == "none":
         return None
-    first = np.unique(y, return_index=True)[1][:12]
-    originals, labels = X[first], y[first]
     if params.augment == "shift":
         variants = T.shifted(originals, image_shape).swapaxes(0, 1)[:, 1:]
         framed = (" The framed network frames each copy again, so its copies differ little."
@@ -68,8 +74,8 @@ def training_examples(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
     variants = np.stack([distort(originals, image_shape, rng, d) for _ in range(n_variants)], axis=1)
     elastic = (f", elastic displacements (alpha {d.elastic_alpha:g}, sigma {d.elastic_sigma:g} pixels)"
                if d.elastic_alpha else "")
-    text = (f"Every epoch trained on fresh random distortions of the {len(X):,} training images: rotation up "
-            f"to ±{d.rotate:g}°, each axis scaled by {1 - d.scale:g}–{1 + d.scale:g}, shear up to "
+    text = (f"Every epoch trained on fresh random distortions of the {n_train:,} training images: rotation "
+            f"up to ±{d.rotate:g}°, each axis scaled by {1 - d.scale:g}–{1 + d.scale:g}, shear up to "
             f"±{d.shear:g} and a shift of up to {d.translate:.0%} of the size{elastic}. Below, "
             f"{n_variants} such draws of one image of each class"
             + (", as the raw network saw them (the framed network saw each framed: centred and scaled into "
@@ -125,16 +131,18 @@ def write_run_report(layout: RunLayout, source: DataSource, ingest: IngestSummar
     wrong = evaluation.misclassified(val["y"])
     params = read_record(layout)["parameters"]
     quality = QualityReport.load_json(layout.quality)
-    ds = files.read_dataset(layout.dataset)
+    ds = files.read_index(layout.dataset)  # the pixels of the examples only are read
     split = files.load_arrays(layout.split)
     n_classes = len(meta["class_names"])
     split_counts = {part: np.bincount(ds.y[split[key]], minlength=n_classes)
                     for part, key in (("training split", "train"), ("validation split", "val"))}
-    n_rows = len(files.load_arrays(layout.train_data)["y"])
+    n_rows = n_training_rows(layout)
     config = run_settings(params, source, checkpoint.model.config, checkpoint.model.n_params,
                           checkpoint.train_config, n_rows)
     train = split["train"]
-    examples = training_examples(ds.X[train], ds.y[train], ds.image_shape, PipelineParams(**params))
+    first = train[first_of_each_class(ds.y[train])]
+    examples = training_examples(read_rows(layout.dataset, first)[0], ds.y[first], len(train), ds.image_shape,
+                                 PipelineParams(**params))
     history = read_history_csv(layout.history)
     data = ReportData(
         run_name=layout.name, config=config, history=history,

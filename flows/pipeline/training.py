@@ -22,12 +22,14 @@ from flows.environment import blas_threads, training_blas_threads
 from flows.pipeline.classifier import Member, classifier_metadata
 from flows.pipeline.params import PipelineParams
 from flows.pipeline.preparation import read_normalizers
+from flows.pipeline.streaming import network_source, plan_training_data
 from flows.report import artifacts
 from flows.store.history import write_history_csv
 from flows.store.layout import RunLayout
 from mlp import MLP, EpochRecord, History, TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from mlp.data import files
 from mlp.data.distort import Distortion, distort
+from mlp.data.stream import read_labels
 from mlp.hyper import DISTORTION, MODEL, TRAINING
 from mlp.train import Diverged
 
@@ -45,6 +47,16 @@ class DistortThenNormalise:
         out = self.member.inputs(distort(X, self.image_shape, rng, self.distortion), self.image_shape)
         self.seconds += time.perf_counter() - started
         return out
+
+
+class MemberInputs:
+    """A streamed network's batches without augmentation: raw training pixels -> the member's inputs."""
+
+    def __init__(self, image_shape, member: Member) -> None:
+        self.image_shape, self.member = tuple(image_shape), member
+
+    def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.member.inputs(X, self.image_shape)
 
 
 def describe_epochs(best_epochs: Sequence[int]) -> str:
@@ -143,14 +155,25 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     stage; False leaves the threads as the caller set them (a sweep, training several configurations at
     once, sets them once for all). If one network fails, the others stop at the end of their epoch; when it
     diverged (`Diverged`, naming the network) and every network finished an epoch, the ensemble is still
-    saved from their best finished epochs before the error is raised."""
+    saved from their best finished epochs before the error is raised.
+    The training rows are data/train.npz held in memory, or, when the run streams (`plan_training_data`),
+    data/train.parquet: each network then streams its batches through its share of the memory budget,
+    distorted and put through its view and normaliser per batch."""
     logger = get_run_logger()
-    train, val = files.load_arrays(layout.train_data), files.load_arrays(layout.val_data)
+    plan = plan_training_data(layout, params)
+    val = files.load_arrays(layout.val_data)
+    if plan.streamed:  # the labels only: the pixels stream from data/train.parquet
+        train = None
+        y_train = read_labels(layout.dataset)[files.load_arrays(layout.split)["train"]]
+    else:
+        train = files.load_arrays(layout.train_data)
+        y_train = train["y"]
+    n_train = len(y_train)
     meta = files.read_metadata(layout.dataset)
-    check_classes(meta["class_names"], train["y"], data_source)
+    check_classes(meta["class_names"], y_train, data_source)
     normalizers = read_normalizers(layout)
     names, shape = (meta["class_names"], meta["display_names"]), tuple(meta["image_shape"])
-    sizes = [int(train["X"].shape[1]), *params.hidden, len(meta["class_names"])]
+    sizes = [plan.n_features, *params.hidden, len(meta["class_names"])]
     members = list(enumerate(params.members))
     labels = [member_label(k, view) for k, view in members]
     total = params.epochs * len(members)
@@ -159,22 +182,26 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
     done = [0]  # epochs finished, all networks together
     threads = training_blas_threads(len(members)) if share_cores else None
     logger.info(f"Training {len(members)} network(s) {sizes} ({', '.join(params.members)} view) side by "
-                f"side on {len(train['X'])} images for {params.epochs} epochs"
+                f"side on {n_train} images for {params.epochs} epochs"
                 + (f", {threads} BLAS thread(s) each" if threads else ""))
-    if params.batch_size > len(train["X"]):
-        logger.warning(f"--batch-size {batch_size_text(params.batch_size, len(train['X']))}")
+    logger.info(plan.describe())
+    if params.batch_size > n_train:
+        logger.warning(f"--batch-size {batch_size_text(params.batch_size, n_train)}")
     best_by = BEST_BY[train_config(params, layout.checkpoints).monitor]
 
     def fit_member(k: int, view: str) -> History:
         normalizer, label, seed = normalizers[view], member_label(k, view), member_seed(params.seed, k)
         model = MLP(sizes, **params.arguments(MODEL), seed=seed)
         member = Member(model, normalizer, view)
-        augment = None
+        augment = source = None
         if params.augment == "distort":
-            X_train = train["X"]
             augment = DistortThenNormalise(shape, distortion(params), member)
+        if plan.streamed:  # distorted (augment) and normalised per batch as the stream hands it out
+            X_train = source = network_source(layout, plan, augment or MemberInputs(shape, member))
+            y_fit, augment_fit = None, None
         else:
-            X_train = member.inputs(train["X"], shape)
+            X_train = train["X"] if augment is not None else member.inputs(train["X"], shape)
+            y_fit, augment_fit = train["y"], augment
 
         def after_epoch(record: EpochRecord, history: History) -> None:
             with lock:
@@ -202,8 +229,8 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
             logger.info(f"{label}: resuming from {config.checkpoint_dir / 'last.npz'}")
         try:
             history = Trainer(config, [after_epoch]).fit(
-                model, X_train, train["y"], member.inputs(val["X"], shape), val["y"],
-                augment=augment, resume=True, metadata=metadata)
+                model, X_train, y_fit, member.inputs(val["X"], shape), val["y"],
+                augment=augment_fit, resume=True, metadata=metadata)
         except Diverged as error:
             stop.set()
             error.network = label
@@ -219,11 +246,15 @@ def train_model(layout: RunLayout, params: PipelineParams, data_source: str,
             logger.info(f"{label}: resumed after epoch {history.resumed_from_epoch}")
         logger.info(f"{label}: best epoch {best.epoch}, validation accuracy {best.val_accuracy:.2%}, loss "
                     f"{best.val_loss:.4f}")
-        if augment is not None:
+        if source is not None:
+            logger.info(f"{label}: streamed {source.n_rows} rows an epoch from {source.path.name}, at most "
+                        f"{source.peak_rows} held at once (buffer of {source.buffer_rows})")
+        if augment is not None and history.records:
             share = augment.seconds / sum(r.seconds for r in history.records)
-            logger.info(f"{label}: distortions took {augment.seconds / len(history):.2f} s an epoch, made in "
-                        f"a background thread while the previous epoch trained ({share:.0%} of the training "
-                        "time)")
+            where = "per streamed batch" if source is not None else \
+                "in a background thread while the previous epoch trained"
+            logger.info(f"{label}: distortions took {augment.seconds / len(history):.2f} s an epoch, made "
+                        f"{where} ({share:.0%} of the training time)")
         return history
 
     with blas_threads(threads), ThreadPoolExecutor(len(members)) as pool:

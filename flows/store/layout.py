@@ -41,7 +41,8 @@ class RunLayout:
     quality: Path  # quality report (JSON)
     split: Path  # row indices into the data set: train, val, flagged (.npz)
     normalizer: Path  # fitted normaliser (JSON)
-    train_data: Path  # raw uint8 X and y of the training set, augmented and shuffled (.npz)
+    train_data: Path  # raw uint8 X and y of the training set, augmented and shuffled (.npz; held in memory)
+    train_stream: Path  # the training rows in random order, streamed by row groups (Parquet; stream mode)
     val_data: Path  # raw uint8 X and y of the validation set (.npz)
     checkpoints: Path  # best.npz (the ensemble) and one folder per network (see member_checkpoints)
     best: Path
@@ -61,7 +62,8 @@ class RunLayout:
         data, ckpt = root / "data", root / "checkpoints"
         return cls(root=root, dataset=root / "dataset.parquet", quality=root / "quality.json",
                    split=data / "split.npz", normalizer=root / "normalizer.json",
-                   train_data=data / "train.npz", val_data=data / "val.npz", checkpoints=ckpt,
+                   train_data=data / "train.npz", train_stream=data / "train.parquet",
+                   val_data=data / "val.npz", checkpoints=ckpt,
                    best=ckpt / "best.npz", history=root / "history.csv",
                    metrics=root / "metrics.json", test_predictions=root / "test_predictions.csv",
                    figures=root / "figures", report_md=root / "report.md", report_html=root / "report.html",

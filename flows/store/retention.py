@@ -7,9 +7,10 @@
   removed, incomplete ones (killed, never resumed) too.
 - Champion versions, `<output>/models/<key>/versions/<run>/`: the newest `keep` of each data folder and the
   champion in force (a version holds its own model.npz: its run folder may go).
-- Arrays that can be rebuilt (`REBUILDABLE`): a finished run's data/train.npz, the training rows after
-  augmentation and shuffling, which the augment and shuffle stages write again from dataset.parquet and
-  data/split.npz. The models, the report, the validation arrays and every record stay.
+- Arrays that can be rebuilt (`REBUILDABLE`): a finished run's data/train.npz (or, streamed,
+  data/train.parquet), the training rows after augmentation and shuffling, which the augment and shuffle
+  stages write again from dataset.parquet and data/split.npz. The models, the report, the validation arrays
+  and every record stay.
 
 Nothing outside `<output>/runs` and `<output>/models/*/versions` is touched. Two retentions take turns (a
 lock in runs/), and versions are pruned under the promotion lock. A folder is removed by renaming it to
@@ -33,7 +34,8 @@ from flows.store.locks import locked
 from flows.store.run_state import is_running
 
 STALE_AFTER = 24 * 3600.0  # seconds: a run folder unchanged this long, and not in the history, was abandoned
-REBUILDABLE = ("train_data",)  # RunLayout fields of a finished run that are deleted (see above)
+# RunLayout fields of a finished run that are deleted (see above)
+REBUILDABLE = ("train_data", "train_stream")
 _DELETING = ".deleting"
 _LOCK = ".retention.lock"
 

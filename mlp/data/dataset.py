@@ -61,6 +61,25 @@ class ImageDataset:
 _ROW_FIELDS = ("X", "y", "split", "paths", "hashes")
 
 
+@dataclass(frozen=True, eq=False)
+class DatasetIndex:
+    """An ingested data set without its pixels, for data larger than memory: y (n,) int64, split, paths and
+    hashes (n,) str, as in `ImageDataset`; the pixels of chosen rows are read apart
+    (`mlp.data.stream.read_rows`)."""
+
+    y: np.ndarray
+    split: np.ndarray
+    paths: np.ndarray
+    hashes: np.ndarray
+    class_names: tuple[str, ...]
+    display_names: tuple[str, ...]
+    image_shape: tuple[int, int]
+    source_root: str
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
 @dataclass(frozen=True)
 class IngestResult:
     """What ``files.ingest`` did: the Parquet ``path``, usable images in it, how many files were decoded now

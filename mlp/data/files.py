@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from mlp import __version__
 from mlp.atomic import atomic_open, save_npz
 from mlp.data import folders, images
-from mlp.data.dataset import ImageDataset, IngestResult, LoadedImages
+from mlp.data.dataset import DatasetIndex, ImageDataset, IngestResult, LoadedImages
 from mlp.data.decoding import check_workers, decode_files
 from mlp.data.folders import FileEntry
 from mlp.data.quality import DatasetError, QualityReport, Skipped, WrongSize, check, majority_shape
@@ -234,6 +234,23 @@ def read_dataset(parquet_path: str | os.PathLike) -> ImageDataset:
     text = {c: np.asarray(table.column(c).to_pylist(), dtype=str) for c in ("split", "path", "sha256")}
     return ImageDataset(
         X=pixel_rows(table),
+        y=table.column("label").to_numpy().astype(np.int64),
+        split=text["split"],
+        paths=text["path"],
+        hashes=text["sha256"],
+        class_names=tuple(meta["class_names"]),
+        display_names=tuple(meta["display_names"]),
+        image_shape=tuple(meta["image_shape"]),
+        source_root=meta["source_root"],
+    )
+
+
+def read_index(parquet_path: str | os.PathLike) -> DatasetIndex:
+    """Read a data set written by ``ingest`` without its pixels: `read_dataset` less X."""
+    meta = read_metadata(parquet_path)
+    table = pq.read_table(parquet_path, columns=["label", "split", "path", "sha256"])
+    text = {c: np.asarray(table.column(c).to_pylist(), dtype=str) for c in ("split", "path", "sha256")}
+    return DatasetIndex(
         y=table.column("label").to_numpy().astype(np.int64),
         split=text["split"],
         paths=text["path"],

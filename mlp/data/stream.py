@@ -11,6 +11,9 @@ set. Ingest writes rows in folder order, class after class: a buffer of a few ro
 classes. Write the training rows once in random order (`write_rows` of a permutation, as the pipeline's
 shuffle stage does for the in-memory training set) and the buffer's batches mix every class.
 
+`row_group_parts` reads chosen rows of a data set a row group at a time (the pipeline fits its normalisers
+and writes its shuffled training file from them without loading the training split whole).
+
 `choose` says whether a training set of n rows is loaded whole or streamed, from `STREAMING`'s
 declarations (mlp.hyper): data_source (auto, memory, stream) and memory_budget_mb.
 """
@@ -78,6 +81,55 @@ def write_rows(path: str | os.PathLike, parts: Iterable[tuple[np.ndarray, np.nda
             if writer is not None:
                 writer.close()
     return Path(path)
+
+
+def row_group_parts(path: str | os.PathLike,
+                    rows: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The rows `rows` (indices into the Parquet data set at `path`, any order, each taken once; None: every
+    row) in the file's order, a row group at a time: (pixels (k, h*w) uint8, labels (k,) int64) parts, row
+    groups holding none of them skipped. Memory: one row group."""
+    file = pq.ParquetFile(path)
+    meta = file.metadata
+    if rows is not None:
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        if len(rows) and (rows[0] < 0 or rows[-1] >= meta.num_rows):
+            raise ValueError(f"rows must lie in [0, {meta.num_rows}) (the rows of {path}), got {rows[0]} to "
+                             f"{rows[-1]}")
+    start = 0
+    for g in range(meta.num_row_groups):
+        size = meta.row_group(g).num_rows
+        pick = slice(None)
+        if rows is not None:
+            lo, hi = np.searchsorted(rows, [start, start + size])
+            pick = rows[lo:hi] - start
+        start += size
+        if rows is not None and len(pick) == 0:
+            continue
+        table = file.read_row_group(g, columns=["pixels", "label"])
+        yield pixel_rows(table)[pick], table.column("label").to_numpy()[pick].astype(np.int64)
+
+
+def read_rows(path: str | os.PathLike, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows `rows` (indices, in this order, repeats allowed) of a Parquet data set: pixels (k, h*w) uint8
+    and labels (k,) int64, read a row group at a time; memory: those rows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    unique = np.unique(rows)
+    parts = list(row_group_parts(path, unique))
+    if not parts:
+        n_features = pq.ParquetFile(path).schema_arrow.field("pixels").type.list_size
+        return np.empty((0, n_features), np.uint8), np.empty(0, np.int64)
+    at = np.searchsorted(unique, rows)
+    return np.concatenate([X for X, _ in parts])[at], np.concatenate([y for _, y in parts])[at]
+
+
+def count_rows(path: str | os.PathLike) -> int:
+    """The rows of a Parquet file, from its footer (nothing else is read)."""
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def read_labels(path: str | os.PathLike) -> np.ndarray:
+    """The label column of a Parquet data set, (n,) int64, without its pixels."""
+    return pq.read_table(path, columns=["label"]).column("label").to_numpy().astype(np.int64)
 
 
 def _as_float32(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -117,6 +117,55 @@ def fit_normalizer(
     return Normalizer(mode, X.shape[1], mean, std)
 
 
+class NormalizerFit:
+    """`fit_normalizer` over a training set given in parts, never held whole: ``fit = NormalizerFit(mode)``,
+    ``fit.add(X_part)`` for each part of raw pixels (k, n_features), then ``fit.result()``. Means and
+    deviations are merged part by part in float64 (Chan et al.'s pairwise update), so the result equals
+    ``fit_normalizer`` of the parts stacked within float rounding."""
+
+    def __init__(self, mode: str = "per_pixel", *, min_std: float = DEFAULT_MIN_STD) -> None:
+        if mode not in NORMALIZERS:
+            raise ValueError(f"unknown normalization mode {mode!r}; valid: {sorted(NORMALIZERS)}")
+        if not min_std > 0:
+            raise ValueError(f"min_std must be > 0; got {min_std}")
+        self.mode, self.min_std = mode, float(min_std)
+        self.n_features: int | None = None
+        self.count, self.mean, self.m2 = 0, np.zeros(()), np.zeros(())  # m2: sum of squared deviations
+
+    def add(self, X_part: np.ndarray) -> None:
+        """Take in one part of the training rows (k, n_features); a part of zero rows changes nothing."""
+        X = _check_rows(X_part, "X_part")
+        if self.n_features is None:
+            self.n_features = X.shape[1]
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"X_part has {X.shape[1]} features; the earlier parts had {self.n_features}")
+        if len(X) == 0:
+            return
+        values = X.astype(np.float64)
+        if self.mode == "global":
+            values = values.reshape(-1, 1)
+        count = len(values)
+        mean = values.mean(axis=0)
+        m2 = np.square(values - mean).sum(axis=0)
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / total)
+        self.m2 = self.m2 + m2 + np.square(delta) * (self.count * count / total)
+        self.count = total
+
+    def result(self) -> Normalizer:
+        """The normaliser of every row added; ValueError when none was."""
+        if self.count == 0:
+            raise ValueError("cannot fit a normalizer on zero rows")
+        if self.mode == "unit":
+            mean, std = _unit(np.empty((0, self.n_features)), self.min_std)
+        else:
+            mean, std = self.mean, np.maximum(np.sqrt(self.m2 / self.count), self.min_std)
+            if self.mode == "global":
+                mean, std = np.asarray(mean[0]), np.asarray(std[0])
+        return Normalizer(self.mode, self.n_features, mean, std)
+
+
 # --------------------------------------------------------------------------------------------- augmentation
 SHIFTS: dict[str, tuple[int, int]] = {  # direction -> (rows, columns) the content moves, per unit distance
     "up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1),

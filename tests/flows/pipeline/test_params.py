@@ -28,7 +28,7 @@ from mlp.activations import ACTIVATIONS
 from mlp.data.distort import Distortion
 from mlp.data.transforms import NORMALIZERS
 from mlp.data.views import VIEWS
-from mlp.hyper import DISTORTION, MODEL, TRAINING
+from mlp.hyper import DISTORTION, MODEL, STREAMING, TRAINING
 from mlp.optim import OPTIMIZERS, SCHEDULES
 
 PROG = "full_pipeline.py"
@@ -86,6 +86,8 @@ def test_no_arguments_give_the_defaults():
         (["--group-by", r"^(\w+)_"], "group_by", r"^(\w+)_"),
         (["--output-dir", "out/runs"], "output_dir", Path("out/runs")),
         (["--ingest-workers", "4"], "ingest_workers", 4),
+        (["--data-source", "stream"], "data_source", "stream"),
+        (["--memory-budget-mb", "512"], "memory_budget_mb", 512.0),
     ],
 )
 def test_each_flag(argv, field, expected):
@@ -206,6 +208,7 @@ FROM_THE_LIBRARY = {
                                          "epochs", "batch_size", "shuffle", "seed")},
     **{f"distort_{name}": DISTORTION[name] for name in ("rotate", "scale", "shear", "translate")},
     "distort_elastic": DISTORTION.elastic_alpha, "distort_sigma": DISTORTION.elastic_sigma,
+    **{name: STREAMING[name] for name in ("data_source", "memory_budget_mb")},
 }
 JSON_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
 
