@@ -149,7 +149,8 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = TRAINING.beta1.check(beta1), TRAINING.beta2.check(beta2)
         self.eps = TRAINING.eps.check(eps)
         if fused and adam_kernel() is None:
-            raise ImportError(f"{self.name} with fused=True needs numba: pip install 'mlpflow[fast]'")
+            raise ImportError(f"{self.name} with fused=True needs numba (an mlpflow dependency): pip "
+                              "install numba")
         self.fused = fused
 
     def hyper(self) -> dict:
