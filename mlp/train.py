@@ -266,6 +266,26 @@ class Trainer:
         _copy_weights(model, kept_params, kept_buffers, into_model=True)
         return history
 
+    def _step(self, model: MLP, loss_fn: MSE | CrossEntropy, optimizer: Optimizer, xb: np.ndarray,
+              yb: np.ndarray, lr: float, where: tuple[int, int, int]) -> tuple[np.ndarray, float]:
+        """One training step on a checked batch (xb, yb): forward, loss, backward, the divergence checks,
+        clipping, the optimiser's update; returns the outputs and the loss. `where`: (epoch, batch,
+        n_batches), for Diverged."""
+        out = model.forward(xb, train=True)
+        value, grad = loss_fn.value_and_grad(out, yb, check=False)  # the caller checked the labels
+        if not math.isfinite(value):
+            raise Diverged(f"non-finite training loss {value}", *where, lr)
+        model.backward(grad, need_input_grad=False)
+        # The squared norm, one BLAS dot (~1% of a step): NaN and inf propagate, and a norm beyond 1e19
+        # (float32) overflows it too. Checked before the step: the weights stay finite.
+        grads = model.flat_grads
+        if not math.isfinite(float(np.dot(grads, grads))):
+            raise Diverged("non-finite gradient norm", *where, lr)
+        if self.config.clip_grad_norm is not None:
+            clip_grad_norm(grads, self.config.clip_grad_norm)
+        optimizer.step(model.flat_params, grads, lr)
+        return out, value
+
     @np.errstate(**_QUIET)  # a diverging step raises Diverged instead of NumPy's warnings
     def _train_epoch(self, model: MLP, loss_fn: MSE | CrossEntropy, optimizer: Optimizer, X: np.ndarray,
                      y: np.ndarray, batch_size: int, lr: float, rng: np.random.Generator,
@@ -275,7 +295,6 @@ class Trainer:
         n_batches = -(-n // batch_size)
         order = rng.permutation(n) if self.config.shuffle and n_batches > 1 else None
         x_buffer = np.empty((batch_size, X.shape[1]), X.dtype) if order is not None else None
-        params, grads, clip = model.flat_params, model.flat_grads, self.config.clip_grad_norm
         classification = loss_fn.classification
         total, correct = 0.0, 0
         bar = None
@@ -292,18 +311,7 @@ class Trainer:
                     xb = np.take(X, idx, axis=0, out=x_buffer, mode="clip") if stop - start == batch_size \
                         else X[idx]
                     yb = y[idx]
-                out = model.forward(xb, train=True)
-                value, grad = loss_fn.value_and_grad(out, yb, check=False)
-                if not math.isfinite(value):
-                    raise Diverged(f"non-finite training loss {value}", epoch, b + 1, n_batches, lr)
-                model.backward(grad, need_input_grad=False)
-                # The squared norm, one BLAS dot (~1% of a step): NaN and inf propagate, and a norm beyond
-                # 1e19 (float32) overflows it too. Checked before the step: the weights stay finite.
-                if not math.isfinite(float(np.dot(grads, grads))):
-                    raise Diverged("non-finite gradient norm", epoch, b + 1, n_batches, lr)
-                if clip is not None:
-                    clip_grad_norm(grads, clip)
-                optimizer.step(params, grads, lr)
+                out, value = self._step(model, loss_fn, optimizer, xb, yb, lr, (epoch, b + 1, n_batches))
                 total += value * (stop - start)
                 if classification:
                     correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
@@ -317,28 +325,18 @@ class Trainer:
         return total / n, (correct / n if classification else None)
 
     # ------------------------------------------------------------------------------------------------------
-    # A training set larger than memory: one epoch over a BatchSource's batches. The step is _train_epoch's,
-    # on batches the source made (checked here, as check_data checks arrays); keep the two in step.
+    # A training set larger than memory: one epoch over a BatchSource's batches, each checked here (as
+    # check_data checks arrays) and trained by the same _step.
     @np.errstate(**_QUIET)
     def _train_batches(self, model: MLP, loss_fn: MSE | CrossEntropy, optimizer: Optimizer,
                        source: BatchSource, batch_size: int, lr: float, rng: np.random.Generator,
                        epoch: int) -> tuple[float, float | None]:
         """One pass over `source`'s batches; returns the running loss and accuracy."""
         n_batches = -(-source.n_rows // batch_size)
-        params, grads, clip = model.flat_params, model.flat_grads, self.config.clip_grad_norm
         total, correct, seen = 0.0, 0, 0
         for b, (xb, yb) in enumerate(source.batches(batch_size, rng, self.config.shuffle)):
             xb, yb = check_data(model, loss_fn, xb, yb, name=f"streamed batch {b + 1}")
-            out = model.forward(xb, train=True)
-            value, grad = loss_fn.value_and_grad(out, yb)
-            if not math.isfinite(value):
-                raise Diverged(f"non-finite training loss {value}", epoch, b + 1, n_batches, lr)
-            model.backward(grad, need_input_grad=False)
-            if not math.isfinite(float(np.dot(grads, grads))):
-                raise Diverged("non-finite gradient norm", epoch, b + 1, n_batches, lr)
-            if clip is not None:
-                clip_grad_norm(grads, clip)
-            optimizer.step(params, grads, lr)
+            out, value = self._step(model, loss_fn, optimizer, xb, yb, lr, (epoch, b + 1, n_batches))
             total += value * len(yb)
             seen += len(yb)
             if loss_fn.classification:
