@@ -1,16 +1,25 @@
-"""A small run of the main job for the fault tests (tests/flows/jobs/test_resume.py, test_disk_faults.py): its
-flags, and what to compare between an interrupted run and an uninterrupted one."""
+"""A small run of the main job for the fault tests (tests/flows/jobs/test_resume.py, test_disk_faults.py,
+test_stream_pipeline.py): its flags, how to kill it during training, and what to compare between an
+interrupted run and an uninterrupted one."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from flows.store.layout import RunLayout, runs_dir
 from mlp import load_checkpoint
 
+REPO = Path(__file__).resolve().parents[3]
 EPOCHS = 24
 NETWORKS = ("1-raw", "2-framed")
 
@@ -51,3 +60,35 @@ def the_run(output: Path) -> RunLayout | None:
     folder = runs_dir(output)
     found = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
     return RunLayout.at(found[0]) if found else None
+
+
+def kill_during_training(output: Path, env: dict[str, str], job_flags: list[str]) -> RunLayout:
+    """Start the main job with `job_flags` as a subprocess writing to `output` and kill -9 its process group
+    once the first network has finished two epochs; retried when the kill came after training ended (a
+    loaded machine). Returns the killed run."""
+    for _ in range(3):
+        shutil.rmtree(output, ignore_errors=True)
+        job = subprocess.Popen([sys.executable, "flows/full_pipeline.py", *job_flags, "--output-dir",
+                                str(output)], cwd=REPO, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while job.poll() is None and time.monotonic() < deadline:
+            run = the_run(output)
+            if run and last_epoch(run, NETWORKS[0]) >= 2:
+                break
+            time.sleep(0.005)
+        os.killpg(job.pid, signal.SIGKILL)
+        stderr = job.communicate()[1]
+        assert job.returncode in (-signal.SIGKILL, 0), stderr[-2000:]
+        layout = the_run(output)
+        if any(last_epoch(layout, n) < EPOCHS for n in NETWORKS):
+            return layout
+    pytest.fail("three runs ended before the kill landed during training")
+
+
+def assert_same_weights(run: RunLayout, reference: RunLayout) -> None:
+    """Every array of the checkpoints is equal, and so are the losses and accuracies of every epoch."""
+    assert checkpoint_arrays(run) == checkpoint_arrays(reference)
+    files = {key.split(":")[0] for key in checkpoint_arrays(run)}
+    assert files == {"best.npz", *(f"{n}/{f}.npz" for n in NETWORKS for f in ("best", "last"))}
+    assert history_columns(run) == history_columns(reference)

@@ -4,14 +4,8 @@ and that Prefect retried; a run that cannot be resumed is named in one line."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -27,53 +21,21 @@ from flows.store.runs import read_record
 from tests.flows.jobs.small_run import (
     EPOCHS,
     NETWORKS,
-    checkpoint_arrays,
+    assert_same_weights,
     flags,
-    history_columns,
+    kill_during_training,
     last_epoch,
     the_run,
 )
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def assert_same_weights(run: RunLayout, reference: RunLayout) -> None:
-    """Every array of the checkpoints is equal, and so are the losses and accuracies of every epoch."""
-    assert checkpoint_arrays(run) == checkpoint_arrays(reference)
-    files = {key.split(":")[0] for key in checkpoint_arrays(run)}
-    assert files == {"best.npz", *(f"{n}/{f}.npz" for n in NETWORKS for f in ("best", "last"))}
-    assert history_columns(run) == history_columns(reference)
-
-
-def kill_during_training(output: Path, env: dict[str, str], data: Path) -> RunLayout:
-    """Start the main job as a subprocess and kill -9 its process group once the first network has
-    finished two epochs; retried when the kill came after training ended (a loaded machine)."""
-    for _ in range(3):
-        shutil.rmtree(output, ignore_errors=True)
-        job = subprocess.Popen([sys.executable, "flows/full_pipeline.py", *flags(data), "--output-dir",
-                                str(output)], cwd=REPO, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 240
-        while job.poll() is None and time.monotonic() < deadline:
-            run = the_run(output)
-            if run and last_epoch(run, NETWORKS[0]) >= 2:
-                break
-            time.sleep(0.005)
-        os.killpg(job.pid, signal.SIGKILL)
-        stderr = job.communicate()[1]
-        assert job.returncode in (-signal.SIGKILL, 0), stderr[-2000:]
-        layout = the_run(output)
-        if any(last_epoch(layout, n) < EPOCHS for n in NETWORKS):
-            return layout
-    pytest.fail("three runs ended before the kill landed during training")
 
 
 def test_a_run_killed_during_training_resumes_to_the_weights_of_an_uninterrupted_one(
         small_data, uninterrupted, tmp_path, prefect_api_env):
     output = tmp_path / "out"
-    killed = kill_during_training(output, prefect_api_env, small_data)
+    killed = kill_during_training(output, prefect_api_env, flags(small_data))
     state = read_state(killed)
     assert state.state == "running" and not is_running(killed)  # what kill -9 leaves: incomplete
     assert not latest_link(output).exists() and not killed.best.exists()

@@ -5,12 +5,6 @@ run, bit for bit."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,12 +16,10 @@ from flows.pipeline.params import parse_args
 from flows.store.layout import RunLayout
 from flows.store.run_state import read_state
 from mlp import load_checkpoint
-from tests.flows.jobs.small_run import EPOCHS, NETWORKS, flags, last_epoch, the_run
-from tests.flows.jobs.test_resume import assert_same_weights
+from tests.flows.jobs.small_run import EPOCHS, NETWORKS, assert_same_weights, flags, kill_during_training
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-REPO = Path(__file__).resolve().parents[3]
 # 216 training rows of 16x16: 0.25 MB fits 78 rows, a stream of 39 for each of the two networks.
 STREAM = ["--data-source", "stream", "--memory-budget-mb", "0.25"]
 
@@ -58,26 +50,7 @@ def test_a_streamed_run_reaches_the_accuracy_of_the_run_held_in_memory(streamed,
 def test_a_streamed_run_killed_during_training_resumes_to_the_weights_of_an_uninterrupted_one(
         small_data, streamed, tmp_path, prefect_api_env):
     output = tmp_path / "out"
-    for _ in range(3):  # retried when the kill came after training ended (a loaded machine)
-        shutil.rmtree(output, ignore_errors=True)
-        job = subprocess.Popen([sys.executable, "flows/full_pipeline.py", *stream_flags(small_data),
-                                "--output-dir", str(output)], cwd=REPO, env=prefect_api_env,
-                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
-        deadline = time.monotonic() + 240
-        while job.poll() is None and time.monotonic() < deadline:
-            run = the_run(output)
-            if run and last_epoch(run, NETWORKS[0]) >= 2:
-                break
-            time.sleep(0.005)
-        os.killpg(job.pid, signal.SIGKILL)
-        stderr = job.communicate()[1]
-        assert job.returncode in (-signal.SIGKILL, 0), stderr[-2000:]
-        killed = the_run(output)
-        if any(last_epoch(killed, n) < EPOCHS for n in NETWORKS):
-            break
-    else:
-        pytest.fail("three runs ended before the kill landed during training")
+    killed = kill_during_training(output, prefect_api_env, stream_flags(small_data))
     assert killed.train_stream.is_file()  # written again by the resumed run's shuffle stage: left as it is
 
     result = run_command("run", ["--resume", "--output-dir", str(output)])
