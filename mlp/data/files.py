@@ -6,6 +6,7 @@ the root is only ever read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -229,20 +230,9 @@ def _table(X: np.ndarray, rows: list[tuple], class_names, display_names, metadat
 def read_dataset(parquet_path: str | os.PathLike) -> ImageDataset:
     """Read a data set written by ``ingest``: X (n, h*w) uint8, y (n,) int64 (-1 unlabelled), split, paths,
     hashes (n,) str, class and display names, image shape."""
-    meta = read_metadata(parquet_path)
-    table = pq.read_table(parquet_path)
-    text = {c: np.asarray(table.column(c).to_pylist(), dtype=str) for c in ("split", "path", "sha256")}
-    return ImageDataset(
-        X=pixel_rows(table),
-        y=table.column("label").to_numpy().astype(np.int64),
-        split=text["split"],
-        paths=text["path"],
-        hashes=text["sha256"],
-        class_names=tuple(meta["class_names"]),
-        display_names=tuple(meta["display_names"]),
-        image_shape=tuple(meta["image_shape"]),
-        source_root=meta["source_root"],
-    )
+    index = read_index(parquet_path)
+    X = pixel_rows(pq.read_table(parquet_path, columns=["pixels"]))
+    return ImageDataset(X=X, **{f.name: getattr(index, f.name) for f in dataclasses.fields(index)})
 
 
 def read_index(parquet_path: str | os.PathLike) -> DatasetIndex:
