@@ -8,6 +8,7 @@ quality is a real `QualityReport` with one issue of each common kind but label c
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,9 @@ CONFIG = {
     "augmentation": {"augment": "none", "distort_rotate": 10.0, "distort_elastic": 0.0},
 }
 
+
+# When the sample reports were written, in a named zone (the summary shows it).
+WRITTEN = datetime(2026, 12, 3, 10, 47, tzinfo=timezone(timedelta(hours=1), "CET"))
 
 def sample_promotion(**changes) -> Promotion:
     """A decision on 10 validation images, 2 left out: challenger sample-run (90%) kept out by champion

@@ -4,7 +4,6 @@ hand: the summary, one number format, only the settings that applied, the promot
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -31,12 +30,12 @@ from tests.flows.report_samples import (
     HISTORY,
     NAMES,
     QUALITY,
+    WRITTEN,
     digits_images,
     sample_promotion,
     sample_report,
 )
 
-WRITTEN = datetime(2026, 12, 3, 10, 47, tzinfo=timezone(timedelta(hours=1), "CET"))
 SPLIT = {"training split": [5, 4, 3], "validation split": [1, 1, 1]}
 
 

@@ -9,7 +9,6 @@ import dataclasses
 import html
 import io
 import re
-from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
 import jinja2
@@ -37,12 +36,11 @@ from tests.flows.report_samples import (
     HISTORY,
     NAMES,
     QUALITY,
+    WRITTEN,
     digits_images,
     sample_promotion,
     sample_report,
 )
-
-WRITTEN = datetime(2026, 12, 3, 10, 47, tzinfo=timezone(timedelta(hours=1), "CET"))
 
 TABLE = Table(("name", "value"), [("博", 0.123456), ("n", 12), ("none", float("nan")), ("a|b <c>", True)])
 
