@@ -88,7 +88,8 @@ def kill_during_training(output: Path, env: dict[str, str], job_flags: list[str]
 
 def assert_same_weights(run: RunLayout, reference: RunLayout) -> None:
     """Every array of the checkpoints is equal, and so are the losses and accuracies of every epoch."""
-    assert checkpoint_arrays(run) == checkpoint_arrays(reference)
-    files = {key.split(":")[0] for key in checkpoint_arrays(run)}
+    arrays = checkpoint_arrays(run)
+    assert arrays == checkpoint_arrays(reference)
+    files = {key.split(":")[0] for key in arrays}
     assert files == {"best.npz", *(f"{n}/{f}.npz" for n in NETWORKS for f in ("best", "last"))}
     assert history_columns(run) == history_columns(reference)
