@@ -4,6 +4,8 @@ schedules (`constant`, `step`, `cosine`, each with optional linear warm-up), all
 An optimiser holds only its own state (step count, moments or velocity, as flat arrays allocated on the
 first step) and updates the parameter array in place: `opt.step(params, grads, lr)` with params and grads 1-D
 arrays of the same size and dtype (a model's `flat_params` and `flat_grads`). Grads are read, never modified.
+A step returns whether every gradient was finite when it found out on the way (Adam's compiled loop does),
+else None: then whoever needs to know checks the gradients itself.
 """
 
 from __future__ import annotations
@@ -75,8 +77,9 @@ class Optimizer:
         self.state = {k: np.array(v) for k, v in state["arrays"].items()}
         self._scratch = None
 
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        """Update the 1-D params in place from the 1-D grads with learning rate lr."""
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> bool | None:
+        """Update the 1-D params in place from the 1-D grads with learning rate lr; returns whether every
+        gradient (squared) was finite, or None when the step did not look."""
         raise NotImplementedError
 
     def hyper(self) -> dict:
@@ -104,7 +107,7 @@ class SGD(Optimizer):
         return {"momentum": self.momentum, "nesterov": self.nesterov, **super().hyper()}
 
     def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        """Update the 1-D params in place from the 1-D grads."""
+        """Update the 1-D params in place from the 1-D grads (does not check them: returns None)."""
         tmp = self._prepare(params, grads)
         g = grads
         if self.weight_decay:
@@ -164,8 +167,9 @@ class Adam(Optimizer):
         tmp += grads
         return tmp
 
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        """Update the 1-D params in place from the 1-D grads: one fused pass, or ten NumPy passes."""
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> bool | None:
+        """Update the 1-D params in place from the 1-D grads: one fused pass, which returns whether every g²
+        was finite, or ten NumPy passes, which return None (they do not look)."""
         tmp = self._prepare(params, grads)
         g = self._decay(params, grads, lr, tmp)
         m_sum, v_sum = self.state["m_sum"], self.state["v_sum"]
@@ -176,8 +180,7 @@ class Adam(Optimizer):
         kernel = None if self.fused is False else adam_kernel()
         if kernel is not None:
             scalar = params.dtype.type
-            kernel(params, g, m_sum, v_sum, scalar(b1), scalar(b2), scalar(step), scalar(eps))
-            return
+            return kernel(params, g, m_sum, v_sum, scalar(b1), scalar(b2), scalar(step), scalar(eps))
         m_sum *= b1
         m_sum += g
         np.multiply(g, g, out=tmp)  # g may be tmp itself: it is no longer needed after this line
@@ -188,6 +191,7 @@ class Adam(Optimizer):
         np.divide(m_sum, tmp, out=tmp)
         tmp *= step
         params -= tmp
+        return None
 
 
 class AdamW(Adam):

@@ -276,14 +276,20 @@ class Trainer:
         if not math.isfinite(value):
             raise Diverged(f"non-finite training loss {value}", *where, lr)
         model.backward(grad, need_input_grad=False)
-        # The squared norm, one BLAS dot (~1% of a step): NaN and inf propagate, and a norm beyond 1e19
-        # (float32) overflows it too. Checked before the step: the weights stay finite.
         grads = model.flat_grads
-        if not math.isfinite(float(np.dot(grads, grads))):
-            raise Diverged("non-finite gradient norm", *where, lr)
-        if self.config.clip_grad_norm is not None:
-            clip_grad_norm(grads, self.config.clip_grad_norm)
-        optimizer.step(model.flat_params, grads, lr)
+        if self.config.clip_grad_norm is not None:  # the norm clipping needs is the check too
+            finite = math.isfinite(clip_grad_norm(grads, self.config.clip_grad_norm))
+            if finite:
+                optimizer.step(model.flat_params, grads, lr)
+        else:
+            # Adam's compiled loop says whether every g² was finite; otherwise the squared norm, one BLAS dot:
+            # NaN and inf propagate, and a norm beyond 1e19 (float32) overflows it too. A step over a
+            # non-finite gradient spoils the weights, but Diverged makes fit() restore the kept ones.
+            finite = optimizer.step(model.flat_params, grads, lr)
+            if finite is None:
+                finite = math.isfinite(float(np.dot(grads, grads)))
+        if not finite:
+            raise Diverged("non-finite gradient", *where, lr)
         return out, value
 
     @np.errstate(**_QUIET)  # a diverging step raises Diverged instead of NumPy's warnings

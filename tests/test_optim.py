@@ -97,6 +97,22 @@ def test_fused_kernel_and_numpy_passes_agree_bitwise(cls, wd, dtype):
         np.testing.assert_array_equal(fused_array, numpy_array)
 
 
+@pytest.mark.skipif(adam_kernel() is None, reason="numba is not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fused_step_says_whether_every_squared_gradient_was_finite_the_numpy_passes_do_not_look(dtype):
+    huge = np.sqrt(np.finfo(dtype).max) * 2  # finite, but its square is not
+    for bad, finite in ((None, True), (np.nan, False), (np.inf, False), (-np.inf, False), (-huge, False)):
+        grads = np.linspace(-1, 1, 1000, dtype=dtype)
+        if bad is not None:
+            grads[617] = bad
+        params = np.zeros(1000, dtype)
+        assert Adam(fused=True).step(params, grads, 1e-3) is finite
+        assert AdamW(fused=True).step(params, grads, 1e-3) is finite
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert Adam(fused=False).step(params, grads, 1e-3) is None
+    assert SGD(momentum=0.9).step(params, grads, 1e-3) is None
+
+
 def test_without_numba_adam_takes_the_numpy_passes_and_fused_true_says_what_is_missing(monkeypatch):
     monkeypatch.setattr("mlp.optim.adam_kernel", lambda: None)
     with pytest.raises(ImportError, match=r"needs numba \(an mlpflow dependency\): pip install numba"):

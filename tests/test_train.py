@@ -152,17 +152,33 @@ def test_a_real_divergence_raises_diverged_quietly_and_keeps_the_finished_epochs
     assert str(pickle.loads(pickle.dumps(error))) == str(error)
 
 
-def test_a_non_finite_gradient_stops_before_the_step(tmp_path: Path):
+@pytest.mark.parametrize("how", ["adam", "adam without numba", "sgd", "adam with clipping"])
+def test_a_non_finite_gradient_under_a_finite_loss_stops_training_with_the_kept_weights(tmp_path: Path,
+                                                                                        monkeypatch, how):
+    # Every path to the check: Adam's compiled loop reports it, the NumPy passes and SGD leave it to the
+    # Trainer's dot product, clipping's norm is the check.
+    if how == "adam without numba":
+        monkeypatch.setattr("mlp.optim.adam_kernel", lambda: None)
     X, y = _blobs()
     model = MLP([6, 16, 3], seed=0)
+    epoch_1 = {}
 
     def poison(record, history):
         if record.epoch == 1:
-            model.layers[0].params["W"][:] = 3e38  # finite weights, overflowing activations and gradients
+            epoch_1["params"] = model.flat_params.copy()
+            # Hidden units near 1e21 (finite) meet output weights of 0: the logits are the biases and the
+            # loss is finite, but the output weights' gradient is near 1e20, whose square overflows.
+            model.layers[0].params["W"][:] = 1e21
+            model.layers[2].params["W"][:] = 0.0
 
-    with pytest.raises(Diverged, match=r"epoch 2, batch 1 of 12.*non-finite") as caught:
-        Trainer(_config(checkpoint_dir=tmp_path), callbacks=[poison]).fit(model, X[:180], y[:180])
+    config = _config(checkpoint_dir=tmp_path, optimizer="sgd" if how == "sgd" else "adam",
+                     clip_grad_norm=1.0 if how == "adam with clipping" else None)
+    with pytest.raises(Diverged, match=r"epoch 2, batch 1 of 12, learning rate 0.01: non-finite gradient;") \
+            as caught:
+        Trainer(config, callbacks=[poison]).fit(model, X[:180], y[:180])
     assert caught.value.kept == "epoch 1" and [r.epoch for r in caught.value.history.records] == [1]
+    np.testing.assert_array_equal(model.flat_params, epoch_1["params"])
+    np.testing.assert_array_equal(model.flat_params, load_checkpoint(tmp_path / "last.npz").model.flat_params)
 
 
 def test_without_validation_the_last_weights_are_kept_and_no_best_is_written(tmp_path: Path):
