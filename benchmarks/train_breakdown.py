@@ -56,7 +56,8 @@ def breakdown(case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, 
                     inputs.append(out)
                     out = out @ layer.params["W"]
                     t, spent["matmul"] = clock(), spent["matmul"] + clock() - t
-                    out += layer.params["b"]
+                    if not layer.bias_deferred:  # else the ReLU after it adds the bias
+                        out += layer.params["b"]
                 else:
                     out = layer.forward(out, True)
                 t, spent["bias+activation"] = clock(), spent["bias+activation"] + clock() - t
@@ -71,7 +72,8 @@ def breakdown(case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, 
                         np.matmul(x.T, grad, out=layer.grads["W"])
                     dx = grad @ layer.params["W"].T if inputs else None
                     t, spent["matmul"] = clock(), spent["matmul"] + clock() - t
-                    np.add.reduce(grad, axis=0, out=layer.grads["b"])
+                    if not layer.bias_deferred:  # else the ReLU above filled it
+                        np.add.reduce(grad, axis=0, out=layer.grads["b"])
                     grad = dx
                 elif isinstance(layer, Activation | Dropout):
                     grad = layer.backward(grad)

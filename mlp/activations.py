@@ -5,7 +5,9 @@ Each is a small layer: `forward(x, train)` caches what `backward` needs only whe
 
 `inplace = True` (set by `MLP`, whose activations always take a fresh array from the Linear before them and
 a fresh gradient from the layer after) lets ReLU write its output over x and its gradient over grad_out:
-the same values, without two allocations and one pass per call.
+the same values, without two allocations and one pass per call. `MLP` also hands each ReLU the bias of the
+Linear before it (`ReLU.take_bias`), so that in training the bias add and the ReLU, and in backward the mask
+and the bias gradient, each take one compiled pass (`mlp.fused`), bitwise the same as NumPy's passes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import math
 
 import numpy as np
 
-from mlp.layers import Layer
+from mlp.fused import relu_kernels
+from mlp.layers import Layer, Linear
 from mlp.registry import lookup
 
 
@@ -29,17 +32,43 @@ class ReLU(Activation):
     """max(x, 0)."""
 
     name = "relu"
+    bias_of: Linear | None = None  # the Linear whose bias this layer adds (`take_bias`)
+
+    def take_bias(self, linear: Linear) -> None:
+        """Add `linear`'s bias in this layer's forward and fill its gradient in this layer's backward, each in
+        the same pass as the ReLU; `linear` must be the layer just before this one. Implies `inplace`."""
+        linear.bias_deferred, self.bias_of, self.inplace = True, linear, True
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """(n, d) -> (n, d)."""
-        out = np.maximum(x, 0, out=x if self.inplace else None)
+        linear = self.bias_of
+        if linear is None:
+            out = np.maximum(x, 0, out=x if self.inplace else None)
+        else:  # x is linear's fresh x @ W
+            kernels = relu_kernels() if train else None  # inference keeps numba out of predict's start-up
+            if kernels is not None:
+                kernels[0](x, linear.params["b"], x.dtype.type(0))
+            else:
+                x += linear.params["b"]
+                np.maximum(x, 0, out=x)
+            out = x
         if train:
             self._cache = out
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        """(n, d) -> (n, d): grad where the output was positive, else 0 (grad times the mask, as 1 or 0)."""
-        return np.multiply(grad_out, self._cached() > 0, out=grad_out if self.inplace else None)
+        """(n, d) -> (n, d): grad where the output was positive, else 0 (grad times the mask, as 1 or 0); with
+        `take_bias`, also the Linear's bias gradient Σ_rows of that."""
+        out, linear = self._cached(), self.bias_of
+        if linear is None:
+            return np.multiply(grad_out, out > 0, out=grad_out if self.inplace else None)
+        kernels = relu_kernels()
+        if kernels is not None:
+            kernels[1](grad_out, out, linear.grads["b"], out.dtype.type(0), out.dtype.type(1))
+        else:
+            np.multiply(grad_out, out > 0, out=grad_out)
+            np.add.reduce(grad_out, axis=0, out=linear.grads["b"])
+        return grad_out
 
 
 class LeakyReLU(Activation):

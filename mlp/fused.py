@@ -1,15 +1,19 @@
-"""Fused kernel: Adam's element-wise update in one pass over the arrays, compiled by numba.
+"""Fused kernels compiled by numba: each does in one pass over the arrays what NumPy does in several.
 
-numba is a regular dependency, imported on the first Adam step, never by `import mlp`; the environment
-variable MLPFLOW_FUSED=0 leaves it unused, and where numba is missing Adam takes its NumPy passes. The kernel
-does the same float operations in the same order as `Adam.step`'s NumPy passes (no fast-math, no fused
-multiply-add), so both give bitwise the same parameters; it saves the memory traffic of ten separate passes,
-and, in the same loop, tells whether every gradient was finite: the Trainer's divergence check, otherwise a
-pass of its own over the gradients. It releases the GIL, so that networks trained side by side in threads
-update at the same time. Compiled code is cached on disk (numba's `cache=True`): a process's first Adam step
-loads it in about half a second.
+- `adam_kernel()`: Adam's element-wise update, which also tells whether every gradient was finite (the
+  Trainer's divergence check, otherwise a pass of its own over the gradients);
+- `relu_kernels()`: the bias add and ReLU of a hidden layer's forward, and in backward ReLU's mask with the
+  bias gradient of the Linear below (`ReLU.take_bias`).
 
-Splitting the loop between threads (numba's `prange` or a thread of our own, bitwise the same) was measured
+numba is a regular dependency, imported on the first use, never by `import mlp`; the environment variable
+MLPFLOW_FUSED=0 leaves it unused, and where numba is missing the callers take their NumPy passes. Each kernel
+does the same float operations in the same order as those passes (no fast-math, no fused multiply-add, a
+sum started from 0 as NumPy's reductions start), so both give bitwise the same results; they only save the
+memory traffic of the separate passes and NumPy's calls. They release the GIL, so that networks trained side
+by side in threads run them at the same time. Compiled code is cached on disk (numba's `cache=True`): a
+process's first call loads it in about half a second.
+
+Splitting a loop between threads (numba's `prange` or a thread of our own, bitwise the same) was measured
 and left out: after every matrix product OpenBLAS's worker thread keeps spinning on the other core, waiting
 for the next product, and a thread of ours waits for that core (README, "Training speed").
 """
@@ -42,15 +46,50 @@ def _adam_update(params, grads, m_sum, v_sum, beta1, beta2, step, eps):  # pragm
     return finite
 
 
+def _bias_relu(out, bias, zero):  # pragma: no cover (compiled)
+    """out = max(out + bias, 0) in place, out (n, d) and bias (d,): NumPy's `out += bias` and
+    `np.maximum(out, 0, out=out)` in one pass (NaN stays NaN)."""
+    n, d = out.shape
+    for i in range(n):
+        for j in range(d):
+            v = out[i, j] + bias[j]
+            out[i, j] = v if v > zero or v != v else zero
+
+
+def _relu_backward_bias_sum(grad, out, dbias, zero, one):  # pragma: no cover (compiled)
+    """grad *= (out > 0) in place and dbias = Σ_rows grad, grad and out (n, d), dbias (d,): NumPy's
+    `np.multiply(grad, out > 0, out=grad)` and `np.add.reduce(grad, axis=0, out=dbias)` in one pass."""
+    n, d = grad.shape
+    for j in range(d):
+        dbias[j] = zero
+    for i in range(n):
+        for j in range(d):
+            g = grad[i, j] * (one if out[i, j] > zero else zero)
+            grad[i, j] = g
+            dbias[j] += g
+
+
 @functools.cache
-def adam_kernel() -> Callable | None:
-    """The compiled `_adam_update(params, grads, m_sum, v_sum, beta1, beta2, step, eps) -> all g² finite`, or
-    None without numba or with MLPFLOW_FUSED=0. The arrays are 1-D and of one dtype, the scalars of that
-    dtype; params, m_sum and v_sum are updated in place. It runs without holding the GIL."""
+def _compiled(fn: Callable) -> Callable | None:
+    """`fn` compiled by numba (nogil, cached on disk), or None without numba or with MLPFLOW_FUSED=0."""
     if os.environ.get("MLPFLOW_FUSED", "1") == "0":
         return None
     try:
         import numba
     except ImportError:
         return None
-    return numba.njit(cache=True, boundscheck=False, error_model="numpy", nogil=True)(_adam_update)
+    return numba.njit(cache=True, boundscheck=False, error_model="numpy", nogil=True)(fn)
+
+
+def adam_kernel() -> Callable | None:
+    """The compiled `_adam_update(params, grads, m_sum, v_sum, beta1, beta2, step, eps) -> all g² finite`, or
+    None without numba or with MLPFLOW_FUSED=0. The arrays are 1-D and of one dtype, the scalars of that
+    dtype; params, m_sum and v_sum are updated in place."""
+    return _compiled(_adam_update)
+
+
+def relu_kernels() -> tuple[Callable, Callable] | None:
+    """The compiled `_bias_relu(out, bias, zero)` and `_relu_backward_bias_sum(grad, out, dbias, zero, one)`,
+    or None without numba or with MLPFLOW_FUSED=0. Arrays of one dtype; zero and one of that dtype."""
+    forward = _compiled(_bias_relu)
+    return None if forward is None else (forward, _compiled(_relu_backward_bias_sum))

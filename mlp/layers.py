@@ -32,7 +32,13 @@ class Layer:
 
 
 class Linear(Layer):
-    """out = x @ W + b with W (n_in, n_out) and b (n_out,), both trained. Starts at zero: initialise W."""
+    """out = x @ W + b with W (n_in, n_out) and b (n_out,), both trained. Starts at zero: initialise W.
+
+    `bias_deferred` (set by `ReLU.take_bias`, which `MLP` calls): the ReLU after this layer adds b in its own
+    pass and fills b's gradient in its backward, so forward returns x @ W and backward leaves grads["b"].
+    """
+
+    bias_deferred = False
 
     def __init__(self, n_in: int, n_out: int, dtype: np.dtype | str = np.float32) -> None:
         super().__init__()
@@ -47,7 +53,8 @@ class Linear(Layer):
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise ValueError(f"Linear expects input of shape (n, {self.n_in}), got {x.shape}")
         out = x @ self.params["W"]
-        out += self.params["b"]
+        if not self.bias_deferred:
+            out += self.params["b"]
         if train:
             self._cache = x
         return out
@@ -62,7 +69,8 @@ class Linear(Layer):
             np.multiply(x.T, grad_out, out=self.grads["W"])
         else:
             np.matmul(x.T, grad_out, out=self.grads["W"])
-        np.add.reduce(grad_out, axis=0, out=self.grads["b"])  # grad_out.sum(axis=0) without its wrappers
+        if not self.bias_deferred:
+            np.add.reduce(grad_out, axis=0, out=self.grads["b"])  # grad_out.sum(axis=0) without its wrappers
         return grad_out @ self.params["W"].T if need_input_grad else None
 
     def __repr__(self) -> str:

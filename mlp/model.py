@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mlp.activations import get_activation
+from mlp.activations import ReLU, get_activation
 from mlp.hyper import MODEL
 from mlp.initializers import init_weights
 from mlp.layers import BatchNorm1d, Dropout, Layer, Linear
@@ -54,6 +54,8 @@ class MLP:
             if i < len(sizes) - 2:
                 act = get_activation(activation)
                 act.inplace = True  # its input is the Linear's fresh output, its gradient fresh from below
+                if isinstance(act, ReLU):
+                    act.take_bias(linear)  # the bias add and its gradient in ReLU's passes
                 named.append((f"act{i}", act))
                 if batchnorm:
                     named.append((f"bn{i}", BatchNorm1d(n_out, dtype=self.dtype)))

@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pytest
 
+from mlp.activations import ReLU
+from mlp.fused import relu_kernels
 from mlp.gradcheck import numerical_gradient, relative_error
 from mlp.layers import BatchNorm1d, Dropout, Linear
 from mlp.losses import CrossEntropy
@@ -190,3 +192,37 @@ def test_layers_working_in_place_give_bitwise_what_copies_give(activation, dropo
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("dropout", "batchnorm", "n"), [(0.0, False, 9), (0.5, False, 9), (0.3, True, 9),
+                                                        (0.0, False, 1)])
+def test_relu_adding_its_linears_bias_gives_bitwise_what_separate_passes_give(dropout, batchnorm, n, dtype,
+                                                                              monkeypatch):
+    """Each ReLU adds the bias of the Linear before it and fills that bias's gradient (`take_bias`), in
+    compiled passes or NumPy's; both give bitwise what a Linear adding and summing its own bias gives."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((n, 7)), rng.integers(0, 3, n)
+    x[0, :3] = 0.0
+    bias = rng.standard_normal(6)  # a bias that matters (they start at 0)
+    results = []
+    for way in ("compiled", "numpy", "separate"):
+        model = MLP([7, 6, 5, 3], dropout=dropout, batchnorm=batchnorm, seed=1, dtype=dtype)
+        model.layers[0].params["b"][:] = bias
+        relus = [layer for layer in model.layers if isinstance(layer, ReLU)]
+        linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+        assert [relu.bias_of for relu in relus] == linears[:2]
+        kernels = (lambda: None) if way == "numpy" else relu_kernels
+        monkeypatch.setattr("mlp.activations.relu_kernels", kernels)
+        if way == "separate":
+            for relu in relus:
+                relu.bias_of.bias_deferred, relu.bias_of = False, None
+        for _ in range(2):  # the second backward overwrites the first's gradients
+            out = model.forward(x, train=True).copy()
+            _, grad = CrossEntropy().value_and_grad(out, y)
+            dx = model.backward(grad)
+        results.append((out, dx, model.flat_grads.copy(), model.forward(x)))
+    for compiled, numpy_passes, separate in zip(*results, strict=True):
+        for a in (numpy_passes, separate):
+            np.testing.assert_array_equal(compiled, a)
+            np.testing.assert_array_equal(np.signbit(compiled), np.signbit(a))
