@@ -7,10 +7,13 @@ times one fresh model trained from its first batch to its last (building the mod
 `--repeat` repeats. The GEMM floor times only the matrix products of forward and backward (no gather,
 activation, loss or optimiser), into preallocated arrays: five per batch for [784, 500, 12].
 
-On a shared machine other processes steal cores (Linux /proc/stat tells how many): each measurement waits
-(up to 20 s) for a quiet moment, and one during which they used more than `--max-other-load` cores is
-redone, at most `--retries` times, keeping the least disturbed; the header reports how many were redone
-and the load beside the kept ones.
+On a shared machine other processes steal cores, those of this machine (Linux /proc/stat tells how many)
+and those of other machines on the same host (nothing tells, but everything runs slower): so a reference
+product ([64, 784] x [784, 500], the best of 5) is timed before and after every measurement, against the best
+it ever took in the run. Each measurement waits (up to 20 s) for a quiet moment, and one during which other
+processes used more than `--max-other-load` cores, or after or before which the reference ran more than
+`--max-slowdown` times its best, is redone, at most `--retries` times, keeping the least disturbed; the
+header reports how many were redone, and the load and slowdown beside the kept ones.
 
 Peers are optional (`pip install -e '.[bench]'`); a missing one is shown as skipped. PyTorch runs with
 `torch.set_num_threads(os.cpu_count())`; NumPy's BLAS keeps its default threads (named in the header).
@@ -23,6 +26,7 @@ does with MLPFLOW_FUSED=0; the header says which.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -73,6 +77,27 @@ class Measurement:
     seconds: float
     loss: float | None
     other_load: float | None  # cores other processes used meanwhile (None: unknown)
+    slowdown: float = 1.0  # the reference product's time around the run over its best in the benchmark
+
+
+class MachineSpeed:
+    """How fast the machine runs now: a reference product's time over the best it took so far."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+        self.a, self.w = rng.random((64, N_FEATURES), np.float32), rng.random((N_FEATURES, 500), np.float32)
+        self.out = np.empty((64, 500), np.float32)
+        self.best = math.inf
+
+    def slowdown(self) -> float:
+        """The reference's time now (best of 5 products) over its best so far, which it may lower."""
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            np.matmul(self.a, self.w, out=self.out)
+            times.append(time.perf_counter() - start)
+        self.best = min(self.best, *times)
+        return min(times) / self.best
 
 
 class OtherLoad:
@@ -91,33 +116,47 @@ class OtherLoad:
         return max(0.0, others) / (time.perf_counter() - self.wall)
 
 
-def wait_for_quiet(max_other_load: float, patience: float, window: float = 0.1) -> None:
-    """Return once other processes used at most `max_other_load` cores over `window` s, or after
-    `patience` s."""
+def wait_for_quiet(max_other_load: float, patience: float, window: float = 0.1,
+                   speed: MachineSpeed | None = None, max_slowdown: float = math.inf) -> None:
+    """Return once other processes used at most `max_other_load` cores over `window` s (and `speed`'s
+    reference runs at most `max_slowdown` times its best), or after `patience` s."""
     deadline = time.perf_counter() + patience
     while time.perf_counter() < deadline:
         load = OtherLoad()
         time.sleep(window)
         cores = load.cores()
-        if cores is None or cores <= max_other_load:
+        if (cores is None or cores <= max_other_load) and (speed is None or speed.slowdown() <= max_slowdown):
             return
 
 
-def timed(run: Runner, case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> Measurement:
-    """One run, with the load other processes put on the machine meanwhile."""
+def timed(run: Runner, case: Case, X: np.ndarray, y: np.ndarray, seed: int,
+          speed: MachineSpeed) -> Measurement:
+    """One run, with the load other processes put on the machine meanwhile and the slowdown around it."""
+    before = speed.slowdown()
     load = OtherLoad()
     seconds, loss = run(case, X, y, seed)
-    return Measurement(seconds, loss, load.cores())
+    cores = load.cores()
+    return Measurement(seconds, loss, cores, max(before, speed.slowdown()))
 
 
 Cell = list[Measurement] | str  # the kept measurements of one implementation on one case, or why none
 
 
 def measure(case: Case, table: dict[str, Runner | str], X: np.ndarray, y: np.ndarray, repeat: int,
-            max_other_load: float, retries: int, patience: float = 20.0) -> tuple[dict[str, Cell], int]:
+            max_other_load: float, retries: int, patience: float = 20.0, max_slowdown: float = math.inf,
+            speed: MachineSpeed | None = None) -> tuple[dict[str, Cell], int]:
     """Name -> the kept measurements of `repeat` interleaved runs (or why it did not run); and how many runs
-    were redone because other processes used more than `max_other_load` cores meanwhile. Each run first
-    waits, at most `patience` s, for other processes to use no more than that."""
+    were redone because other processes used more than `max_other_load` cores meanwhile, or the machine ran
+    more than `max_slowdown` times slower than its best just before or after (`speed`). Each run first waits,
+    at most `patience` s, for the machine to be within both."""
+    speed = speed or MachineSpeed()
+
+    def disturbed(m: Measurement) -> bool:
+        return (m.other_load or 0.0) > max_other_load or m.slowdown > max_slowdown
+
+    def quiet() -> None:
+        wait_for_quiet(max_other_load, patience, speed=speed, max_slowdown=max_slowdown)
+
     X, y = X[:case.n_samples], y[:case.n_samples]
     live = {name: run for name, run in table.items() if callable(run) and not not_applicable(name, case)}
     warm = Case(case.layer_sizes, case.batch_size, min(case.n_samples, 4 * case.batch_size), 1, case.dropout)
@@ -128,13 +167,13 @@ def measure(case: Case, table: dict[str, Runner | str], X: np.ndarray, y: np.nda
     names, redone = list(live), 0
     for r in range(repeat):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            wait_for_quiet(max_other_load, patience)
-            tries = [timed(live[name], case, X, y, r)]
-            while (tries[-1].other_load or 0.0) > max_other_load and len(tries) <= retries:
-                wait_for_quiet(max_other_load, patience)
-                tries.append(timed(live[name], case, X, y, r))
+            quiet()
+            tries = [timed(live[name], case, X, y, r, speed)]
+            while disturbed(tries[-1]) and len(tries) <= retries:
+                quiet()
+                tries.append(timed(live[name], case, X, y, r, speed))
             redone += len(tries) - 1
-            kept[name].append(min(tries, key=lambda m: m.other_load or 0.0))
+            kept[name].append(min(tries, key=lambda m: (disturbed(m), m.slowdown, m.other_load or 0.0)))
     return {**cells, **kept}, redone
 
 
@@ -207,24 +246,31 @@ def render_losses(rows: list[tuple[Case, dict[str, Cell]]]) -> str:
     return "\n".join(lines)
 
 
-def main(quick: bool, repeat: int, max_other_load: float, retries: int) -> None:
+def main(quick: bool, repeat: int, max_other_load: float, max_slowdown: float, retries: int) -> None:
     table = runners()
     X, y = synthetic_data()
+    speed = MachineSpeed()
+    for _ in range(20):  # its best, before the first measurement
+        speed.slowdown()
     rows, redone = [], 0
     for case in cases(0.1 if quick else 1.0):
         print(f"measuring {case.label} ...", file=sys.stderr, flush=True)
-        cells, n_redone = measure(case, table, X, y, repeat, max_other_load, retries)
+        cells, n_redone = measure(case, table, X, y, repeat, max_other_load, retries,
+                                  max_slowdown=max_slowdown, speed=speed)
         rows.append((case, cells))
         redone += n_redone
-    loads = [m.other_load for _, cells in rows for cell in cells.values() if not isinstance(cell, str)
-             for m in cell if m.other_load is not None]
+    kept = [m for _, cells in rows for cell in cells.values() if not isinstance(cell, str) for m in cell]
+    loads = [m.other_load for m in kept if m.other_load is not None]
     print("\n".join(environment()))
     print(f"samples/s, each the median of {repeat} interleaved repeats; a repeat during which other "
-          f"processes used more than {max_other_load} cores was redone (at most {retries} times): "
-          f"{redone} redone")
+          f"processes used more than {max_other_load} cores, or around which the reference product ran more "
+          f"than {max_slowdown} times its best, was redone (at most {retries} times): {redone} redone")
     if loads:
         print(f"other processes beside the kept repeats: median {statistics.median(loads):.2f}, "
               f"max {max(loads):.2f} cores")
+    slowdowns = [m.slowdown for m in kept]
+    print(f"reference product around the kept repeats: median {statistics.median(slowdowns):.2f}, max "
+          f"{max(slowdowns):.2f} times its best ({speed.best * 1e6:.0f} µs)")
     print()
     print(render(rows))
     print("\nMean training loss over the last epoch (same task, same work):")
@@ -238,9 +284,12 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, help="interleaved repeats per cell, whose medians count (7)")
     parser.add_argument("--max-other-load", type=float, default=0.2,
                         help="redo a repeat during which other processes used more cores than this")
+    parser.add_argument("--max-slowdown", type=float, default=1.25,
+                        help="redo a repeat around which the reference product ran more than this many times "
+                             "its best")
     parser.add_argument("--retries", type=int, default=3, help="at most this many redos per repeat")
     args = parser.parse_args()
     repeat = args.repeat if args.repeat is not None else 1 if args.quick else 7
     if repeat < 1 or args.retries < 0:
         parser.error("--repeat must be at least 1 and --retries at least 0")
-    main(args.quick, repeat, args.max_other_load, args.retries)
+    main(args.quick, repeat, args.max_other_load, args.max_slowdown, args.retries)

@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from benchmarks.bench_train import cases, environment, synthetic_data, wait_for_quiet
+from benchmarks.bench_train import MachineSpeed, cases, environment, synthetic_data, wait_for_quiet
 from benchmarks.train_runners import LR, Case, run_mlpflow
 from mlp import MLP
 from mlp.activations import Activation
@@ -93,6 +93,9 @@ def breakdown(case: Case, X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, 
 
 def main(repeat: int) -> None:
     X, y = synthetic_data()
+    speed = MachineSpeed()  # each run waits (up to 20 s) for the machine to run within 1.25x its best
+    for _ in range(20):
+        speed.slowdown()
     print("\n".join(environment()[:2]))
     print(f"µs per batch, each the median of {repeat} runs (the copy's parts; then the real Trainer.fit)\n")
     print("| config | " + " | ".join(PARTS) + " | total | Trainer.fit |")
@@ -105,10 +108,10 @@ def main(repeat: int) -> None:
         run_mlpflow(warm, Xc[:warm.n_samples], yc[:warm.n_samples], 0)
         parts, real = defaultdict(list), []
         for r in range(repeat):
-            wait_for_quiet(0.2, 20.0)
+            wait_for_quiet(0.2, 20.0, speed=speed, max_slowdown=1.25)
             for name, seconds in breakdown(case, Xc, yc, r).items():
                 parts[name].append(seconds / batches * 1e6)
-            wait_for_quiet(0.2, 20.0)
+            wait_for_quiet(0.2, 20.0, speed=speed, max_slowdown=1.25)
             real.append(run_mlpflow(case, Xc, yc, r)[0] / batches * 1e6)
         medians = {name: statistics.median(parts[name]) for name in PARTS}
         cells = [f"{medians[name]:,.0f}" for name in PARTS]

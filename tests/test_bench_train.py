@@ -6,10 +6,21 @@ dependencies, so a plain function stands in for a peer where the table's logic n
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from benchmarks.bench_train import Measurement, busy_cpu_seconds, cases, measure, rate, render, synthetic_data
+from benchmarks.bench_train import (
+    MachineSpeed,
+    Measurement,
+    busy_cpu_seconds,
+    cases,
+    measure,
+    rate,
+    render,
+    synthetic_data,
+)
 from benchmarks.train_breakdown import PARTS, breakdown
 from benchmarks.train_runners import Case, run_gemm_floor, run_mlpflow
 
@@ -79,3 +90,16 @@ def test_breakdown_times_every_part_of_the_batch_loop():
     spent = breakdown(case, X, y, 0)
     assert set(spent) == set(PARTS)
     assert all(seconds > 0 for seconds in spent.values())
+
+
+def test_repeats_around_which_the_machine_ran_slow_are_redone_and_the_least_slowed_kept():
+    X, y = synthetic_data(64)
+    case = Case((784, 8, 12), 32, 64, epochs=1)
+    speed = MachineSpeed()
+    assert speed.slowdown() == 1.0 and speed.slowdown() >= 1.0 and 0 < speed.best < 1
+    cells, redone = measure(case, {"GEMM floor": run_gemm_floor}, X, y, repeat=3, max_other_load=math.inf,
+                            retries=1, patience=0.0, max_slowdown=0.5, speed=speed)  # never fast enough
+    assert redone == 3 and all(m.slowdown >= 1.0 for m in cells["GEMM floor"])
+    cells, redone = measure(case, {"GEMM floor": run_gemm_floor}, X, y, repeat=3, max_other_load=math.inf,
+                            retries=1, patience=0.0, max_slowdown=math.inf, speed=speed)
+    assert redone == 0 and len(cells["GEMM floor"]) == 3
