@@ -80,6 +80,12 @@ class Measurement:
     slowdown: float = 1.0  # the reference product's time around the run over its best in the benchmark
 
 
+# After a product OpenBLAS's worker thread spins for about 0.1 s, waiting for the next one (python -m
+# benchmarks.second_core): a run starts this long after the reference product, so that the worker has gone
+# to sleep and does not take a core from a peer with threads of its own (torch).
+SETTLE = 0.25
+
+
 class MachineSpeed:
     """How fast the machine runs now: a reference product's time over the best it took so far."""
 
@@ -133,6 +139,7 @@ def timed(run: Runner, case: Case, X: np.ndarray, y: np.ndarray, seed: int,
           speed: MachineSpeed) -> Measurement:
     """One run, with the load other processes put on the machine meanwhile and the slowdown around it."""
     before = speed.slowdown()
+    time.sleep(SETTLE)
     load = OtherLoad()
     seconds, loss = run(case, X, y, seed)
     cores = load.cores()

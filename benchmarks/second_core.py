@@ -3,8 +3,9 @@
 Three measurements on mlpflow's own shapes, each the best of `--repeat` runs of 200 calls:
 
 1. OpenBLAS's worker thread between matrix products: the process's CPU time over wall time while the main
-   thread works alone (a busy loop) for 0.1 to 50 ms between products of [64, 784] x [784, 500]. About 2
-   means the worker keeps spinning on the second core all the while, waiting for the next product.
+   thread works alone (a busy loop), or sleeps, for 0.1 to 300 ms between products of [64, 784] x [784, 500].
+   Busy, about 2 means the worker keeps spinning on the second core all the while, waiting for the next
+   product; asleep, about 1 means it spins the whole gap, and below that for how long it still spins.
 2. Adam's compiled update of [784, 500, 12]'s 398,000 parameters, each right after such a product: one loop
    (mlp.fused) and the same loop split between numba's threads (`prange`), with OpenBLAS on two threads (its
    worker spinning) and on one (no worker).
@@ -30,11 +31,15 @@ from mlp.fused import adam_kernel
 CALLS = 200
 
 
-def busy_ratio(gap: float, a: np.ndarray, w: np.ndarray) -> float:
-    """CPU seconds over wall seconds of products of a and w, each followed by `gap` s of busy waiting."""
+def busy_ratio(gap: float, a: np.ndarray, w: np.ndarray, sleep: bool = False) -> float:
+    """CPU seconds over wall seconds of products of a and w, each followed by `gap` s of busy waiting (or of
+    sleep)."""
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(max(10, round(0.3 / gap))):
+    for _ in range(max(5, round(1.0 / gap))):
         a @ w
+        if sleep:
+            time.sleep(gap)
+            continue
         start = time.perf_counter()
         while time.perf_counter() - start < gap:
             pass
@@ -98,10 +103,13 @@ def main(repeat: int) -> None:
     scalars = (f32(0.9), f32(0.999), f32(1e-3), f32(1e-8))
     print("\n".join(environment()[:2]))
 
-    print("\n1. CPU time over wall time, a product then the main thread alone for ...")
-    print("| " + " | ".join(f"{gap * 1e3:g} ms" for gap in (1e-4, 1e-3, 1e-2, 5e-2)) + " |")
-    print("|---|---|---|---|")
-    print("| " + " | ".join(f"{busy_ratio(gap, a, w):.2f}" for gap in (1e-4, 1e-3, 1e-2, 5e-2)) + " |")
+    gaps = (1e-4, 1e-3, 1e-2, 5e-2, 0.1, 0.15, 0.2, 0.3)
+    print("\n1. CPU time over wall time: a product, then the main thread alone for ...")
+    print("| main thread | " + " | ".join(f"{gap * 1e3:g} ms" for gap in gaps) + " |")
+    print("|---|" + "---|" * len(gaps))
+    for sleep in (False, True):
+        cells = [f"{busy_ratio(gap, a, w, sleep):.2f}" for gap in gaps]
+        print(f"| {'asleep' if sleep else 'busy'} | " + " | ".join(cells) + " |")
 
     print("\n2. Adam's update of 398,000 parameters right after a product, µs")
     print("| OpenBLAS threads | one loop | numba's threads |\n|---|---|---|")
