@@ -143,6 +143,7 @@ def product_row(label: str, whole: Callable, halves: Callable, result: np.ndarra
         two = best_us(whole, repeat)
     return f"| {label} | {two:,.0f} | {one:,.0f} | {split:,.0f} | {'yes' if equal else 'no'} |"
 
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per cell, whose best counts")
