@@ -11,12 +11,12 @@ from mlp.data.quality import QualityReport, Skipped, WrongSize
 
 
 @dataclass(frozen=True, eq=False)
-class ImageDataset:
-    """n images as rows: X (n, h*w) uint8; y (n,) int64 class index (-1 unlabelled); split, paths (relative
-    to ``source_root``) and hashes (sha256 hex) (n,) str. ``class_names`` are folder names in natural order,
-    ``display_names`` the matching names for people."""
+class DatasetIndex:
+    """An ingested data set without its pixels, for data larger than memory: y (n,) int64 class index (-1
+    unlabelled); split, paths (relative to ``source_root``) and hashes (sha256 hex) (n,) str. ``class_names``
+    are folder names in natural order, ``display_names`` the matching names for people. The pixels of chosen
+    rows are read apart (`mlp.data.stream.read_rows`); `ImageDataset` is the index with all of them."""
 
-    X: np.ndarray
     y: np.ndarray
     split: np.ndarray
     paths: np.ndarray
@@ -25,6 +25,16 @@ class ImageDataset:
     display_names: tuple[str, ...]
     image_shape: tuple[int, int]
     source_root: str
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageDataset(DatasetIndex):
+    """n images as rows: a `DatasetIndex` with its pixels, X (n, h*w) uint8."""
+
+    X: np.ndarray
 
     def __post_init__(self):
         n, n_pixels = len(self.X), self.image_shape[0] * self.image_shape[1]
@@ -37,9 +47,6 @@ class ImageDataset:
                 raise ValueError(f"{name} has shape {getattr(self, name).shape}; expected ({n},)")
         if len(self.display_names) != len(self.class_names):
             raise ValueError(f"{len(self.display_names)} display names for {len(self.class_names)} classes")
-
-    def __len__(self) -> int:
-        return len(self.X)
 
     @property
     def n_classes(self) -> int:
@@ -59,25 +66,6 @@ class ImageDataset:
 
 
 _ROW_FIELDS = ("X", "y", "split", "paths", "hashes")
-
-
-@dataclass(frozen=True, eq=False)
-class DatasetIndex:
-    """An ingested data set without its pixels, for data larger than memory: y (n,) int64, split, paths and
-    hashes (n,) str, as in `ImageDataset`; the pixels of chosen rows are read apart
-    (`mlp.data.stream.read_rows`)."""
-
-    y: np.ndarray
-    split: np.ndarray
-    paths: np.ndarray
-    hashes: np.ndarray
-    class_names: tuple[str, ...]
-    display_names: tuple[str, ...]
-    image_shape: tuple[int, int]
-    source_root: str
-
-    def __len__(self) -> int:
-        return len(self.y)
 
 
 @dataclass(frozen=True)
