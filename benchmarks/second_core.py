@@ -10,7 +10,8 @@ Three measurements on mlpflow's own shapes, each the best of `--repeat` runs of 
    (mlp.fused) and the same loop split between numba's threads (`prange`), with OpenBLAS on two threads (its
    worker spinning) and on one (no worker).
 3. The products themselves, µs each: NumPy's matmul with OpenBLAS on two threads and on one, and the same
-   product cut in two halves that numba's threads run at once, each on one OpenBLAS thread.
+   product cut in two halves that numba's threads run at once, each on one OpenBLAS thread; and whether the
+   halves, and OpenBLAS's two threads, give bitwise what one thread gives.
 
     python -m benchmarks.second_core [--repeat 5]
 """
@@ -121,7 +122,8 @@ def main(repeat: int) -> None:
         print(f"| {threads} | " + " | ".join(f"{c:,.0f}" for c in cells) + " |")
 
     print("\n3. Matrix products, µs: OpenBLAS on 2 threads, on 1, and halves on numba's 2 threads (1 each)")
-    print("| product | 2 threads | 1 thread | halves | halves bitwise equal |\n|---|---|---|---|---|")
+    print("| product | 2 threads | 1 thread | halves | bitwise 1 thread's: halves | 2 threads |")
+    print("|---|---|---|---|---|---|")
     for b, n_in, n_out in ((64, 784, 500), (256, 784, 500), (64, 512, 512)):
         x, wt, g = rng.random((b, n_in), f32), rng.random((n_in, n_out), f32), rng.random((b, n_out), f32)
         y, dw = np.empty((b, n_out), f32), np.empty((n_in, n_out), f32)
@@ -132,16 +134,19 @@ def main(repeat: int) -> None:
 
 
 def product_row(label: str, whole: Callable, halves: Callable, result: np.ndarray, repeat: int) -> str:
-    """One row of table 3: `whole` on 2 and 1 OpenBLAS threads, `halves` (both writing `result`)."""
+    """One row of table 3: `whole` on 2 and 1 OpenBLAS threads, `halves` (all writing `result`)."""
     with threadpool_limits(1, user_api="blas"):
         halves()
         split_result = result.copy()
         whole()
-        equal = np.array_equal(split_result, result)
+        one_result = result.copy()
         one, split = best_us(whole, repeat), best_us(halves, repeat)
     with threadpool_limits(2, user_api="blas"):
+        whole()
+        two_equal = np.array_equal(result, one_result)
         two = best_us(whole, repeat)
-    return f"| {label} | {two:,.0f} | {one:,.0f} | {split:,.0f} | {'yes' if equal else 'no'} |"
+    equal = ["yes" if same else "no" for same in (np.array_equal(split_result, one_result), two_equal)]
+    return f"| {label} | {two:,.0f} | {one:,.0f} | {split:,.0f} | " + " | ".join(equal) + " |"
 
 
 if __name__ == "__main__":

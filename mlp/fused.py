@@ -15,7 +15,9 @@ process's first call loads it in about half a second.
 
 Splitting a loop between threads (numba's `prange` or a thread of our own, bitwise the same) was measured
 and left out: after every matrix product OpenBLAS's worker thread keeps spinning on the other core, waiting
-for the next product, and a thread of ours waits for that core (README, "Training speed").
+for the next product, and a thread of ours waits for that core. One pool of threads for the products and
+these loops, with OpenBLAS on one thread, was built (branch `one-pool`) and gained nothing in a real fit
+(README, "Training speed").
 """
 
 from __future__ import annotations
