@@ -201,6 +201,17 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def repeat_from_command_line(doc: str, meaning: str, default: int = 5) -> int:
+    """`--repeat` (at least 1) from the command line of a benchmark that takes only that; `doc` is its module
+    docstring (the first line describes it in --help), `meaning` what the repeats are for."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=default, help=meaning)
+    args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args.repeat
+
+
 def environment() -> list[str]:
     """Header lines: machine, library versions and thread counts."""
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]

@@ -18,7 +18,6 @@ Three measurements on mlpflow's own shapes, each the best of `--repeat` runs of 
 
 from __future__ import annotations
 
-import argparse
 import functools
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks.bench_train import environment
+from benchmarks.bench_train import environment, repeat_from_command_line
 from mlp.fused import adam_kernel
 
 CALLS = 200
@@ -150,9 +149,4 @@ def product_row(label: str, whole: Callable, halves: Callable, result: np.ndarra
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="runs per cell, whose best counts")
-    args = parser.parse_args()
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
-    main(args.repeat)
+    main(repeat_from_command_line(__doc__, "runs per cell, whose best counts"))

@@ -13,7 +13,6 @@ copy's total.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import time
@@ -21,7 +20,14 @@ from collections import defaultdict
 
 import numpy as np
 
-from benchmarks.bench_train import MachineSpeed, cases, environment, synthetic_data, wait_for_quiet
+from benchmarks.bench_train import (
+    MachineSpeed,
+    cases,
+    environment,
+    repeat_from_command_line,
+    synthetic_data,
+    wait_for_quiet,
+)
 from benchmarks.train_runners import LR, Case, run_mlpflow
 from mlp import MLP
 from mlp.activations import Activation
@@ -120,9 +126,4 @@ def main(repeat: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="runs per configuration, whose medians count")
-    args = parser.parse_args()
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
-    main(args.repeat)
+    main(repeat_from_command_line(__doc__, "runs per configuration, whose medians count"))
