@@ -63,6 +63,7 @@ CONFIG = {
 # When the sample reports were written, in a named zone (the summary shows it).
 WRITTEN = datetime(2026, 12, 3, 10, 47, tzinfo=timezone(timedelta(hours=1), "CET"))
 
+
 def sample_promotion(**changes) -> Promotion:
     """A decision on 10 validation images, 2 left out: challenger sample-run (90%) kept out by champion
     old-run (80%): McNemar's test on 1 image won against 0 cannot tell them apart."""
